@@ -1,0 +1,54 @@
+# Onshore: two commands from a fresh clone.
+#   make run    set up (venv, install, compile) and run the main job
+#   make test   set up and run lint, types, import contracts and the whole test suite
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+COMPILED_SRC := src/onshore/book/records.py src/onshore/book/events.py src/onshore/book/book.py
+COMPILED := src/.compiled
+
+.PHONY: run test setup build lint types contracts unit bench clean
+
+run: $(COMPILED)
+	$(BIN)/onshore demo
+
+test: $(COMPILED) lint types contracts unit
+
+setup: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# The order book's hot modules are compiled with mypyc (part of mypy). Without a C
+# compiler the same source runs as plain Python, only slower.
+build: $(COMPILED)
+
+$(COMPILED): $(INSTALLED) $(COMPILED_SRC)
+	rm -f src/onshore/book/*.so src/*__mypyc*.so
+	cd src && ../$(BIN)/mypyc --config-file= --strict onshore/book/records.py onshore/book/events.py onshore/book/book.py > ../.mypyc.log 2>&1 \
+		|| { echo "mypyc could not compile the book (see .mypyc.log): using pure Python"; \
+		     rm -f onshore/book/*.so *__mypyc*.so; }
+	touch $@
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: $(INSTALLED)
+	$(BIN)/mypy
+
+contracts: $(INSTALLED)
+	$(BIN)/lint-imports
+
+unit: $(COMPILED)
+	$(BIN)/pytest -n 2 -p no:cacheprovider
+
+bench: $(COMPILED)
+	$(BIN)/python bench/book.py
+
+clean:
+	rm -rf $(VENV) src/build src/.compiled src/onshore/book/*.so src/*__mypyc*.so .mypyc.log

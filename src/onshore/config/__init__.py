@@ -1,0 +1,1 @@
+"""Onshore config."""

@@ -1,0 +1,196 @@
+"""Events: what happened, in past tense (docs/protocol.md).
+
+Every event carries ``seq`` (gap-free over all events), ``ts`` (venue time of the
+command that caused it) and ``cmd`` (that command's sequence number). Decimal values
+are strings, as on the wire. Events are frozen msgspec Structs: cheap to build,
+impossible to change, and encoded to JSON Lines by :func:`encode_event`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="type", kw_only=True, gc=False):
+    """Base of every event."""
+
+    seq: int
+    ts: int
+    cmd: int
+
+
+class CommandRejected(Event, frozen=True, tag="command_rejected"):
+    reason: str
+    detail: str
+    command: str | None = None
+    line: int | None = None
+
+
+class MemberRegistered(Event, frozen=True, tag="member_registered"):
+    member: str
+    capital: str
+    default_fund: str
+
+
+class AccountOpened(Event, frozen=True, tag="account_opened"):
+    account: str
+    member: str
+    segment: str
+    owner: str
+    max_leverage: str
+
+
+class DepositMade(Event, frozen=True, tag="deposit"):
+    account: str
+    amount: str
+
+
+class Withdrawal(Event, frozen=True, tag="withdrawal"):
+    account: str
+    amount: str
+
+
+class LeverageSet(Event, frozen=True, tag="leverage_set"):
+    account: str
+    market: str
+    leverage: str
+
+
+class MarginModeSet(Event, frozen=True, tag="margin_mode_set"):
+    account: str
+    market: str
+    mode: str
+
+
+class OrderAccepted(Event, frozen=True, tag="order_accepted"):
+    order_id: int
+    client_order_id: str
+    account: str
+    market: str
+    side: str
+    price: str | None
+    qty: str
+    order_type: str
+    time_in_force: str
+    post_only: bool
+    reduce_only: bool
+
+
+class OrderCancelled(Event, frozen=True, tag="order_cancelled"):
+    order_id: int
+    client_order_id: str
+    account: str
+    market: str
+    reason: str
+    qty: str
+
+
+class OrderAmended(Event, frozen=True, tag="order_amended"):
+    order_id: int
+    client_order_id: str
+    account: str
+    market: str
+    price: str | None
+    qty: str
+    open_qty: str
+    kept_priority: bool
+
+
+class Trade(Event, frozen=True, tag="trade"):
+    trade_id: str
+    market: str
+    price: str
+    qty: str
+    aggressor_side: str
+    maker_order_id: int
+    taker_order_id: int
+    maker_account: str
+    taker_account: str
+    maker_fee: str
+    taker_fee: str
+
+
+class IndexPrice(Event, frozen=True, tag="index_price"):
+    index: str
+    price: str
+    sources_used: list[str]
+
+
+class MarkPrice(Event, frozen=True, tag="mark_price"):
+    market: str
+    price: str
+
+
+class FundingRate(Event, frozen=True, tag="funding_rate"):
+    market: str
+    rate: str
+    rate_8h: str
+    premium: str
+    interest: str
+
+
+class FundingPayment(Event, frozen=True, tag="funding_payment"):
+    account: str
+    market: str
+    amount: str
+
+
+class Settlement(Event, frozen=True, tag="settlement"):
+    market: str
+    price: str
+    account: str
+    amount: str
+
+
+class MarginCall(Event, frozen=True, tag="margin_call"):
+    account: str
+    equity: str
+    maintenance: str
+
+
+class Liquidation(Event, frozen=True, tag="liquidation"):
+    account: str
+    market: str
+    qty: str
+    price: str
+    stage: str
+
+
+class LossAbsorbed(Event, frozen=True, tag="loss_absorbed"):
+    layer: str
+    amount: str
+    account: str | None = None
+    member: str | None = None
+
+
+class AutoDeleverage(Event, frozen=True, tag="auto_deleverage"):
+    account: str
+    counterparty: str
+    market: str
+    qty: str
+    price: str
+
+
+class MemberDefault(Event, frozen=True, tag="member_default"):
+    member: str
+
+
+class MarketStateChanged(Event, frozen=True, tag="market_state"):
+    market: str
+    state: str
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode_event(event: Event) -> bytes:
+    """Encode one event as a JSON object (no newline)."""
+    return _encoder.encode(event)
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Return the event as a plain dict, ``type`` included."""
+    result: dict[str, Any] = msgspec.to_builtins(event)
+    return result
