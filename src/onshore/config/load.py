@@ -142,7 +142,6 @@ class _Table:
 # ---------------------------------------------------------------------------- builders
 def build_config(raw: dict[str, Any]) -> VenueConfig:
     """Validate a merged configuration dict into a :class:`VenueConfig`."""
-    root = _Table(raw, "config")
     indices_t = _Table(raw.get("indices", {}), "indices")
     indices = {name: _index(name, _Table(v, f"indices.{name}")) for name, v in indices_t.data.items()}
     markets_t = _Table(raw.get("markets", {}), "markets")
@@ -157,7 +156,9 @@ def build_config(raw: dict[str, Any]) -> VenueConfig:
     for name in SEGMENTS:
         if name not in segments:
             raise ConfigError(f"segments.{name}: missing")
-    clearing = _clearing(root.table("clearing"))
+    if "clearing" not in raw:
+        raise ConfigError("clearing: missing")
+    clearing = _clearing(_Table(raw["clearing"], "clearing"))
     return VenueConfig(markets=markets, indices=indices, segments=segments, clearing=clearing, raw=raw)
 
 

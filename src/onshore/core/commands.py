@@ -176,6 +176,8 @@ def decode_command(line: str | bytes) -> AnyCommand:
         return _raise("malformed_command", text)
     except msgspec.DecodeError as exc:
         return _raise("malformed_command", f"not valid JSON: {exc}")
+    except UnicodeDecodeError as exc:  # msgspec raises it for bad bytes inside a JSON string
+        return _raise("malformed_command", f"not valid JSON: not UTF-8 ({exc})")
 
 
 def _raise(reason: str, detail: str) -> AnyCommand:

@@ -31,10 +31,15 @@ amounts round down).
 from __future__ import annotations
 
 import re
+from math import gcd
 from typing import ClassVar, Self
 
 MICROS_PER_USD = 1_000_000
 PPB = 1_000_000_000
+MAX_DECIMAL_CHARS = 100
+"""The longest decimal text accepted. Far below Python's int-conversion limit (at least
+640 digits, settable per process), so whether a value parses never depends on the
+interpreter's settings."""
 
 _DECIMAL_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z")
 
@@ -84,12 +89,14 @@ def split_decimal(text: str) -> tuple[int, int]:
 
     Accepts an optional minus sign, digits and an optional fraction: ``"65000.5"``,
     ``"-0.01"``, ``"100"``. Rejects exponents, ``+``, spaces, ``NaN``, ``inf``, leading
-    zeros (``"007"``) and non-strings.
+    zeros (``"007"``), non-strings and text longer than :data:`MAX_DECIMAL_CHARS`.
     """
     if type(text) is not str:
         if isinstance(text, float):
             raise TypeError("decimal values are strings, never floats")
         raise BadDecimalError(f"expected a decimal string, got {type(text).__name__}")
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise BadDecimalError(f"a decimal of {len(text)} characters (at most {MAX_DECIMAL_CHARS}): {text[:20]!r}...")
     if _DECIMAL_RE.match(text) is None:
         raise BadDecimalError(f"not a plain decimal number: {text!r}")
     point = text.find(".")
@@ -126,7 +133,7 @@ class Grid:
         self.step = step
         self._num = mantissa  # step = num / 10**exp
         self._exp = exponent
-        self._pow = 10**exponent
+        self._pow: int = 10**exponent
 
     def parse(self, text: str) -> int:
         """Return the whole number of steps in ``text``; raise if it is off the grid."""
@@ -151,6 +158,16 @@ class Grid:
         """
         scaled: int = div_exact(units * self._num * 10**exponent, self._pow)
         return scaled
+
+    def __eq__(self, other: object) -> bool:
+        """Grids are equal when their steps are equal in value (``"0.1"`` and ``"0.10"``)."""
+        if not isinstance(other, Grid):
+            return NotImplemented
+        return self._num * other._pow == other._num * self._pow
+
+    def __hash__(self) -> int:
+        common = gcd(self._num, self._pow)
+        return hash((self._num // common, self._pow // common))
 
     def __repr__(self) -> str:
         return f"Grid({self.step!r})"

@@ -1,0 +1,77 @@
+"""Decimal strings in and out of a market's integer grids, with bounded caches.
+
+On a busy market the same few thousand prices arrive and leave again and again; a
+dictionary lookup is several times cheaper than parsing or formatting a decimal. The
+caches are bounded (cleared when full), so memory stays flat on any input.
+"""
+
+from __future__ import annotations
+
+from onshore.core.units import BadDecimalError, Grid, OffGridError, format_scaled
+
+_CACHE_LIMIT = 200_000
+
+
+class Rejection(Exception):
+    """A command fails a check. Raised only before any state changes."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class GridCodec:
+    """Parse and format one grid's decimal strings, caching both directions."""
+
+    __slots__ = ("_fmt", "_parse", "field", "grid")
+
+    def __init__(self, grid: Grid, field: str) -> None:
+        self.grid = grid
+        self.field = field
+        self._parse: dict[str, int] = {}
+        self._fmt: dict[int, str] = {}
+
+    def parse(self, text: object) -> int:
+        """Return the grid units of ``text`` or raise :class:`Rejection` (bad_decimal, off_grid)."""
+        cache = self._parse
+        if type(text) is str:
+            units = cache.get(text)
+            if units is not None:
+                return units
+            try:
+                units = self.grid.parse(text)
+            except OffGridError:
+                raise Rejection("off_grid", f"{self.field} {text} is not a multiple of {self.grid.step}") from None
+            except BadDecimalError:
+                raise Rejection("bad_decimal", f"{self.field} {text!r} is not a plain decimal string") from None
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[text] = units
+            return units
+        raise Rejection("bad_decimal", f'{self.field} must be a decimal string such as "1.5", got {text!r}')
+
+    def format(self, units: int) -> str:
+        """Return the decimal string of ``units``."""
+        cache = self._fmt
+        text = cache.get(units)
+        if text is None:
+            text = self.grid.format(units)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[units] = text
+        return text
+
+
+def fmt_money(amount_micros: int) -> str:
+    """USD decimal string of micro-dollars."""
+    return format_scaled(amount_micros, 6)
+
+
+def fmt_rate(rate_ppb: int) -> str:
+    """Decimal fraction string of a rate in ppb."""
+    return format_scaled(rate_ppb, 9)
+
+
+MONEY = GridCodec(Grid("0.000001"), "amount")
+LEVERAGE = GridCodec(Grid("0.01"), "leverage")

@@ -1,0 +1,932 @@
+"""The Venue: ``apply(command) -> list[Event]``, one deterministic state machine.
+
+It composes the order books, the ledger and the clearing records. Time and sequence
+arrive with the command; nothing here reads a clock or draws a random number.
+
+Every handler checks everything first and raises :class:`Rejection` before it changes
+anything, so a rejected command yields exactly one ``command_rejected`` event and leaves
+the state (and :meth:`Venue.state_hash`) as it was. An exception from a handler after it
+has started changing state is a broken invariant: the Venue stops
+(:class:`VenueStopped`) rather than continue with unaudited state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from onshore.book import OrderBook
+from onshore.book.events import Accepted, Amended, BookEvent, Cancelled, Fill, Rejected, StateChanged
+from onshore.book.records import (
+    BUY,
+    HALTED,
+    LIMIT,
+    MARKET_STATES,
+    ORDER_TYPES,
+    SIDE_NAMES,
+    SIDES,
+    STP_MODES,
+    TIME_IN_FORCE,
+)
+from onshore.clearing.accounts import CROSS, ISOLATED, Account, Holding, Member
+from onshore.clearing.ledger import (
+    CASH,
+    CLEARING_HOUSE_CAPITAL,
+    FEE_INCOME,
+    INSURANCE_FUND,
+    MEMBER_CAPITAL,
+    MEMBER_DEFAULT_FUND,
+    SYSTEM,
+    VARIATION_SETTLEMENT,
+    Ledger,
+)
+from onshore.clearing.ledger import ISOLATED as ISOLATED_KIND
+from onshore.clearing.margin import initial_margin, market_requirement, max_leverage_at, worst_case_notional
+from onshore.core import commands as c
+from onshore.core import events as e
+from onshore.core.reasons import Cancel, Reject
+from onshore.core.spec import LEVERAGE_SCALE, IndexSpec, MarketSpec, VenueConfig
+from onshore.core.units import PPB, div_ceil, div_floor, split_decimal
+from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money
+from onshore.venue.state import state_document, state_hash_of
+
+REDUCE_ONLY_EXCESS: Final = "reduce_only"
+
+
+class VenueStopped(RuntimeError):
+    """The Venue hit a broken invariant and refuses further commands."""
+
+
+class OpenOrder:
+    """The Venue's record of a resting order (the book holds the live quantities)."""
+
+    __slots__ = ("account", "client_order_id", "holding", "market", "price", "reduce_only", "side")
+
+    def __init__(
+        self,
+        account: str,
+        market: str,
+        client_order_id: str,
+        side: int,
+        price: int,
+        reduce_only: bool,
+        holding: Holding,
+    ) -> None:
+        self.account = account
+        self.market = market
+        self.client_order_id = client_order_id
+        self.side = side
+        self.price = price
+        self.reduce_only = reduce_only
+        self.holding = holding
+
+
+class Market:
+    """One market at run time: its spec, book, codecs and prices."""
+
+    __slots__ = ("book", "index", "index_ticks", "k", "last_funding_rate_ppb", "mark", "price", "qty", "spec")
+
+    def __init__(self, spec: MarketSpec, index: IndexSpec, client_order_ids: dict[str, dict[str, int]]) -> None:
+        self.spec = spec
+        self.index = index
+        self.k = spec.micros_per_tick_lot
+        self.book = OrderBook(
+            spec.name,
+            max_order_lots=spec.max_order_lots,
+            price_band_ppb=spec.price_band_ppb,
+            market_protection_ppb=spec.market_protection_ppb,
+            client_order_ids=client_order_ids,
+        )
+        self.price = GridCodec(spec.price_grid, "price")
+        self.qty = GridCodec(spec.qty_grid, "qty")
+        self.mark: int | None = None
+        self.index_ticks: int | None = None
+        self.last_funding_rate_ppb = 0
+
+
+class Venue:
+    """The deterministic venue. ``apply`` is the only way in."""
+
+    def __init__(self, config: VenueConfig) -> None:
+        self.config = config
+        self.ts = 0
+        self.cmd = 0  # number of the command being (or last) applied
+        self.seq = 0  # last event sequence number
+        self.stopped: str | None = None
+        self.ledger = Ledger()
+        self.members: dict[str, Member] = {}
+        self.accounts: dict[str, Account] = {}
+        self.client_order_ids: dict[str, dict[str, int]] = {}
+        self.markets: dict[str, Market] = {
+            name: Market(spec, config.indices[spec.index], self.client_order_ids)
+            for name, spec in config.markets.items()
+        }
+        self.open_orders: dict[int, OpenOrder] = {}
+        self.index_prices: dict[str, int] = {}  # index name -> price in the index grid's units
+        self.loss_attribution: dict[str, int] = {}
+        self._out: list[e.Event] = []
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            c.RegisterMember: self._register_member,
+            c.OpenAccount: self._open_account,
+            c.Deposit: self._deposit,
+            c.Withdraw: self._withdraw,
+            c.SetLeverage: self._set_leverage,
+            c.SetMarginMode: self._set_margin_mode,
+            c.PlaceOrder: self._place_order,
+            c.CancelOrder: self._cancel_order,
+            c.AmendOrder: self._amend_order,
+            c.CancelAll: self._cancel_all,
+            c.IndexUpdate: self._index_update,
+            c.Tick: self._tick,
+            c.SetMarketState: self._set_market_state,
+        }
+        clearing = config.clearing
+        self.ledger.pay_in(SYSTEM, CLEARING_HOUSE_CAPITAL, clearing.clearing_house_capital_micros)
+        self.ledger.pay_in(SYSTEM, INSURANCE_FUND, clearing.insurance_fund_micros)
+
+    # ================================================================== entry point
+    def apply(self, command: c.Command) -> list[e.Event]:
+        """Apply one command; return the events it caused, in order."""
+        if self.stopped is not None:
+            raise VenueStopped(f"the venue stopped after a broken invariant: {self.stopped}")
+        self.cmd += 1
+        out: list[e.Event] = []
+        self._out = out
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            self._reject(Reject.UNKNOWN_COMMAND, f"unknown command {type(command).__name__}", None)
+            return out
+        ts = command.ts
+        if type(ts) is not int:
+            self._reject(Reject.MALFORMED_COMMAND, "ts must be an integer (ms since the epoch)", command)
+            return out
+        if ts < self.ts:
+            self._reject(Reject.STALE_TIMESTAMP, f"ts {ts} is older than venue time {self.ts}", command)
+            return out
+        try:
+            handler(command)
+        except Rejection as rejection:
+            if len(out):
+                self._stop(f"rejection after events in {type(command).__name__}: {rejection.detail}")
+            self._reject(rejection.reason, rejection.detail, command)
+            return out
+        except Exception as exc:
+            self._stop(f"{type(exc).__name__} in {type(command).__name__}: {exc}")
+            raise VenueStopped(self.stopped) from exc
+        self.ts = ts
+        return out
+
+    def reject_line(self, reason: str, detail: str, line: int | None = None) -> list[e.Event]:
+        """Number a command that could not be decoded and return its rejection event."""
+        if self.stopped is not None:
+            raise VenueStopped(f"the venue stopped after a broken invariant: {self.stopped}")
+        self.cmd += 1
+        self.seq += 1
+        return [e.CommandRejected(seq=self.seq, ts=self.ts, cmd=self.cmd, reason=reason, detail=detail, line=line)]
+
+    def _stop(self, why: str) -> None:
+        self.stopped = why
+
+    def _reject(self, reason: str, detail: str, command: c.Command | None) -> None:
+        self.seq += 1
+        name = type(command).__struct_config__.tag if command is not None else None
+        self._out.append(
+            e.CommandRejected(
+                seq=self.seq,
+                ts=self.ts,
+                cmd=self.cmd,
+                reason=str(reason),
+                detail=detail,
+                command=str(name) if name else None,
+            )
+        )
+
+    # ================================================================== lookups
+    def _account(self, account_id: object) -> Account:
+        account = self.accounts.get(account_id) if type(account_id) is str else None
+        if account is None:
+            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"no account {account_id!r}: open it first")
+        return account
+
+    def _market(self, name: object) -> Market:
+        market = self.markets.get(name) if type(name) is str else None
+        if market is None:
+            raise Rejection(Reject.UNKNOWN_MARKET, f"no market {name!r}; markets are {', '.join(self.markets)}")
+        return market
+
+    def _holding(self, account: Account, market: Market) -> Holding:
+        """The account's holding in ``market``, created with the default leverage if new."""
+        h = account.holdings.get(market.spec.name)
+        if h is None:
+            h = account.holdings[market.spec.name] = Holding(self._default_leverage(account, market.spec))
+        return h
+
+    def _default_leverage(self, account: Account, spec: MarketSpec) -> int:
+        seg = self.config.segments[account.segment].max_leverage
+        tier = spec.tiers[0].max_leverage
+        return seg if seg < tier else tier
+
+    @staticmethod
+    def _amount(text: object, field: str) -> int:
+        try:
+            amount = MONEY.parse(text)
+        except Rejection as r:
+            raise Rejection(r.reason, r.detail.replace("amount", field, 1)) from None
+        return amount
+
+    # ================================================================== members and accounts
+    def _register_member(self, cmd: c.RegisterMember) -> None:
+        if type(cmd.member) is not str or not cmd.member:
+            raise Rejection(Reject.MALFORMED_COMMAND, "member must be a non-empty string")
+        if cmd.member in self.members:
+            raise Rejection(Reject.DUPLICATE_MEMBER, f"member {cmd.member} is already registered")
+        capital = self._amount(cmd.capital, "capital")
+        default_fund = self._amount(cmd.default_fund, "default_fund")
+        if capital < 0 or default_fund < 0:
+            raise Rejection(Reject.NON_POSITIVE, "capital and default_fund must not be negative")
+        self.members[cmd.member] = Member(cmd.member)
+        self.ledger.pay_in(MEMBER_CAPITAL, cmd.member, capital)
+        self.ledger.pay_in(MEMBER_DEFAULT_FUND, cmd.member, default_fund)
+        self._emit(
+            e.MemberRegistered,
+            cmd.ts,
+            member=cmd.member,
+            capital=fmt_money(capital),
+            default_fund=fmt_money(default_fund),
+        )
+
+    def _open_account(self, cmd: c.OpenAccount) -> None:
+        if type(cmd.account) is not str or not cmd.account:
+            raise Rejection(Reject.MALFORMED_COMMAND, "account must be a non-empty string")
+        if cmd.account in self.accounts:
+            raise Rejection(Reject.DUPLICATE_ACCOUNT, f"account {cmd.account} already exists")
+        member = self.members.get(cmd.member)
+        if member is None:
+            raise Rejection(Reject.UNKNOWN_MEMBER, f"no clearing member {cmd.member!r}: register it first")
+        segment = self.config.segments.get(cmd.segment)
+        if segment is None:
+            names = ", ".join(self.config.segments)
+            raise Rejection(Reject.UNKNOWN_SEGMENT, f"unknown segment {cmd.segment!r}; segments are {names}")
+        owner = cmd.owner if cmd.owner else cmd.account
+        if type(owner) is not str:
+            raise Rejection(Reject.MALFORMED_COMMAND, "owner must be a string")
+        self.accounts[cmd.account] = Account(cmd.account, member.member_id, segment.name, owner)
+        member.accounts.append(cmd.account)
+        self.ledger.open(CASH, cmd.account)
+        self._emit(
+            e.AccountOpened,
+            cmd.ts,
+            account=cmd.account,
+            member=member.member_id,
+            segment=segment.name,
+            owner=owner,
+            max_leverage=LEVERAGE.format(segment.max_leverage),
+        )
+
+    def _deposit(self, cmd: c.Deposit) -> None:
+        account = self._account(cmd.account)
+        amount = self._amount(cmd.amount, "amount")
+        if amount <= 0:
+            raise Rejection(Reject.NON_POSITIVE, "a deposit must be positive")
+        self.ledger.deposit(account.account_id, amount)
+        self._emit(e.DepositMade, cmd.ts, account=account.account_id, amount=fmt_money(amount))
+
+    def _withdraw(self, cmd: c.Withdraw) -> None:
+        account = self._account(cmd.account)
+        amount = self._amount(cmd.amount, "amount")
+        if amount <= 0:
+            raise Rejection(Reject.NON_POSITIVE, "a withdrawal must be positive")
+        free = self.withdrawable(account)
+        if amount > free:
+            raise Rejection(
+                Reject.INSUFFICIENT_FUNDS,
+                f"withdrawal of {fmt_money(amount)} exceeds the {fmt_money(max(free, 0))} not needed for initial "
+                "margin (unrealized profit cannot be withdrawn)",
+            )
+        self.ledger.withdraw(account.account_id, amount)
+        self._emit(e.Withdrawal, cmd.ts, account=account.account_id, amount=fmt_money(amount))
+
+    def _set_leverage(self, cmd: c.SetLeverage) -> None:
+        account = self._account(cmd.account)
+        market = self._market(cmd.market)
+        leverage = LEVERAGE.parse(cmd.leverage)
+        if leverage < LEVERAGE_SCALE:
+            raise Rejection(Reject.NON_POSITIVE, "leverage must be at least 1")
+        segment_max = self.config.segments[account.segment].max_leverage
+        if leverage > segment_max:
+            raise Rejection(
+                Reject.LEVERAGE_ABOVE_MAX,
+                f"leverage {cmd.leverage} is above the {account.segment} segment's maximum of "
+                f"{LEVERAGE.format(segment_max)}",
+            )
+        h = account.holdings.get(market.spec.name)
+        qty = h.qty if h is not None else 0
+        notional = abs(qty) * (market.mark or 0) * market.k
+        tier_max = max_leverage_at(market.spec, notional)
+        if leverage > tier_max:
+            raise Rejection(
+                Reject.LEVERAGE_ABOVE_MAX,
+                f"leverage {cmd.leverage} is above {LEVERAGE.format(tier_max)}, "
+                "the maximum for a position of this size",
+            )
+        if h is not None and leverage < h.leverage:
+            old = h.leverage
+            h.leverage = leverage
+            short = self.excess(account) < 0
+            h.leverage = old
+            if short:
+                raise Rejection(Reject.INSUFFICIENT_MARGIN, "the account cannot carry its positions at this leverage")
+        self._holding(account, market).leverage = leverage
+        self._emit(
+            e.LeverageSet,
+            cmd.ts,
+            account=account.account_id,
+            market=market.spec.name,
+            leverage=LEVERAGE.format(leverage),
+        )
+
+    def _set_margin_mode(self, cmd: c.SetMarginMode) -> None:
+        account = self._account(cmd.account)
+        market = self._market(cmd.market)
+        if cmd.mode not in (CROSS, ISOLATED):
+            raise Rejection(Reject.MALFORMED_COMMAND, f"mode must be cross or isolated, got {cmd.mode!r}")
+        h = account.holdings.get(market.spec.name)
+        if h is not None and (h.qty or h.has_orders()):
+            raise Rejection(
+                Reject.MARGIN_MODE_LOCKED,
+                f"close the position and cancel the orders in {market.spec.name} before changing the margin mode",
+            )
+        self._holding(account, market).mode = CROSS if cmd.mode == CROSS else ISOLATED
+        self._emit(e.MarginModeSet, cmd.ts, account=account.account_id, market=market.spec.name, mode=cmd.mode)
+
+    # ================================================================== margin
+    def equity(self, account: Account) -> int:
+        """Cash plus unrealized PnL of the cross-margined positions, in micro-dollars."""
+        eq = self.ledger.cash(account.account_id)
+        markets = self.markets
+        for name, h in account.holdings.items():
+            if h.qty and h.mode is CROSS:
+                m = markets[name]
+                eq += h.qty * (m.mark or 0) * m.k - h.cost
+        return eq
+
+    def requirement(self, account: Account, skip: str | None = None) -> int:
+        """Σ over cross-margined markets of the initial margin for positions and open orders."""
+        total = 0
+        markets = self.markets
+        for name, h in account.holdings.items():
+            if name == skip or h.mode is not CROSS or not (h.qty or h.buy_lots or h.sell_lots):
+                continue
+            m = markets[name]
+            total += market_requirement(
+                m.spec, h.leverage, h.qty, m.mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+            )
+        return total
+
+    def excess(self, account: Account) -> int:
+        """Equity minus the initial margin of positions and open orders (cross markets)."""
+        return self.equity(account) - self.requirement(account)
+
+    def withdrawable(self, account: Account) -> int:
+        """Cash not needed for initial margin, never counting unrealized profit."""
+        upnl = self.equity(account) - self.ledger.cash(account.account_id)
+        return self.ledger.cash(account.account_id) + min(0, upnl) - self.requirement(account)
+
+    def _check_order_margin(
+        self, account: Account, market: Market, h: Holding, side: int, qty: int, price: int | None, remove: int = 0
+    ) -> None:
+        """Raise unless the account can carry its worst case with this order added.
+
+        ``remove`` lots at ``price`` of an existing order being amended are taken out first.
+        """
+        if price is None:
+            return
+        k = market.k
+        spec = market.spec
+        buy_lots, buy_notional, sell_lots, sell_notional = h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+        if side == BUY:
+            buy_lots += qty
+            buy_notional += qty * price * k
+        else:
+            sell_lots += qty
+            sell_notional += qty * price * k
+        mark = market.mark
+        limit = self.config.segments[account.segment].max_position_notional_micros
+        worst = worst_case_notional(spec, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
+        if worst > limit and worst > worst_case_notional(
+            spec, h.qty, mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+        ):
+            raise Rejection(
+                Reject.POSITION_LIMIT,
+                f"the order could take {spec.name} exposure to {fmt_money(worst)}, above the {account.segment} "
+                f"segment's limit of {fmt_money(limit)}",
+            )
+        need = market_requirement(spec, h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
+        rate = spec.taker_fee_ppb if spec.taker_fee_ppb > spec.maker_fee_ppb else spec.maker_fee_ppb
+        fee = div_ceil(qty * price * k * rate, PPB) if rate > 0 else 0
+        if h.mode is CROSS:
+            available = self.equity(account) - self.requirement(account, skip=spec.name)
+        else:
+            available = (
+                self.ledger.cash(account.account_id)
+                + min(0, self.equity(account) - self.ledger.cash(account.account_id))
+                - self.requirement(account)
+            )
+            need = initial_margin(spec, qty * price * k, h.leverage)
+        if available < need + fee:
+            raise Rejection(
+                Reject.INSUFFICIENT_MARGIN,
+                f"the order needs {fmt_money(need + fee)} of initial margin and fees; the account has "
+                f"{fmt_money(max(available, 0))} available",
+            )
+
+    # ================================================================== trading
+    def _place_order(self, cmd: c.PlaceOrder) -> None:
+        account = self._account(cmd.account)
+        market = self._market(cmd.market)
+        side = SIDES.get(cmd.side)
+        order_type = ORDER_TYPES.get(cmd.order_type)
+        tif = TIME_IN_FORCE.get(cmd.time_in_force)
+        stp = STP_MODES.get(cmd.stp)
+        if side is None or order_type is None or tif is None or stp is None:
+            raise Rejection(Reject.MALFORMED_COMMAND, "side, order_type, time_in_force or stp has an unknown value")
+        qty = market.qty.parse(cmd.qty)
+        if qty <= 0:
+            raise Rejection(Reject.NON_POSITIVE, "qty must be positive")
+        if cmd.price is None:
+            price = None
+            if order_type == LIMIT:
+                raise Rejection(Reject.PRICE_REQUIRED, "a limit order needs a price")
+        else:
+            price = market.price.parse(cmd.price)
+        coid = cmd.client_order_id
+        if type(coid) is not str or not coid:
+            raise Rejection(Reject.MALFORMED_COMMAND, "client_order_id must be a non-empty string")
+        book = market.book
+        if book.state is HALTED:
+            raise Rejection(Reject.MARKET_HALTED, f"{market.spec.name} is halted: only cancels are accepted")
+        name = market.spec.name
+        h = account.holdings.get(name)
+        if h is None:
+            h = Holding(self._default_leverage(account, market.spec))
+        if cmd.reduce_only:
+            open_ro = h.ro_buy_lots if side == BUY else h.ro_sell_lots
+            if (side == BUY and h.qty >= 0) or (side != BUY and h.qty <= 0) or qty + open_ro > abs(h.qty):
+                raise Rejection(
+                    Reject.REDUCE_ONLY_WOULD_INCREASE,
+                    f"a reduce-only {cmd.side} of {cmd.qty} would not only reduce the position of {h.qty}",
+                )
+        else:
+            check_price = price if order_type == LIMIT else book._protection_limit(side)
+            self._check_order_margin(account, market, h, side, qty, check_price)
+
+        order_id = self.cmd
+        events = book.place(
+            order_id, account.account_id, coid, side, price, qty, order_type, tif, cmd.post_only, cmd.reduce_only, stp
+        )
+        first = events[0]
+        if type(first) is Rejected:
+            raise Rejection(first.reason, first.detail)
+        # ---- accepted: state changes from here on
+        if name not in account.holdings:
+            account.holdings[name] = h
+        self._apply_book_events(market, events, cmd.ts, coid, cmd)
+        if order_id in book.orders:
+            self._rest(
+                market,
+                order_id,
+                account.account_id,
+                coid,
+                side,
+                book.orders[order_id].open_qty,
+                price,
+                cmd.reduce_only,
+                h,
+            )
+
+    def _rest(
+        self,
+        market: Market,
+        order_id: int,
+        account: str,
+        coid: str,
+        side: int,
+        open_qty: int,
+        price: int | None,
+        reduce_only: bool,
+        h: Holding,
+    ) -> None:
+        assert price is not None
+        self.open_orders[order_id] = OpenOrder(account, market.spec.name, coid, side, price, reduce_only, h)
+        notional = open_qty * price * market.k
+        if side == BUY:
+            h.buy_lots += open_qty
+            h.buy_notional += notional
+            if reduce_only:
+                h.ro_buy_lots += open_qty
+        else:
+            h.sell_lots += open_qty
+            h.sell_notional += notional
+            if reduce_only:
+                h.ro_sell_lots += open_qty
+
+    def _unrest(self, market: Market, order: OpenOrder, qty: int) -> None:
+        """Take ``qty`` lots of a resting order out of its holding's totals."""
+        h = order.holding
+        notional = qty * order.price * market.k
+        if order.side == BUY:
+            h.buy_lots -= qty
+            h.buy_notional -= notional
+            if order.reduce_only:
+                h.ro_buy_lots -= qty
+        else:
+            h.sell_lots -= qty
+            h.sell_notional -= notional
+            if order.reduce_only:
+                h.ro_sell_lots -= qty
+
+    def _apply_book_events(
+        self, market: Market, events: list[BookEvent], ts: int, taker_coid: str, cmd: c.PlaceOrder | None
+    ) -> None:
+        """Turn the book's outcomes into ledger movements, position updates and protocol events."""
+        name = market.spec.name
+        n_fills = 0
+        traded = False
+        touched: list[tuple[Account, Holding]] = []
+        for ev in events:
+            if type(ev) is Fill:
+                n_fills += 1
+                self._on_fill(market, ev, ts, n_fills, touched)
+                traded = True
+            elif type(ev) is Cancelled:
+                order = self.open_orders.pop(ev.order_id, None)
+                if order is not None:
+                    self._unrest(market, order, ev.qty)
+                    coid = order.client_order_id
+                else:
+                    coid = taker_coid
+                self.seq += 1
+                self._out.append(
+                    e.OrderCancelled(
+                        seq=self.seq,
+                        ts=ts,
+                        cmd=self.cmd,
+                        order_id=ev.order_id,
+                        client_order_id=coid,
+                        account=ev.account,
+                        market=name,
+                        reason=ev.reason,
+                        qty=market.qty.format(ev.qty),
+                    )
+                )
+            elif type(ev) is Accepted:
+                assert cmd is not None
+                self.seq += 1
+                self._out.append(
+                    e.OrderAccepted(
+                        seq=self.seq,
+                        ts=ts,
+                        cmd=self.cmd,
+                        order_id=ev.order_id,
+                        client_order_id=cmd.client_order_id,
+                        account=ev.account,
+                        market=name,
+                        side=SIDE_NAMES[ev.side],
+                        price=None if ev.price is None else market.price.format(ev.price),
+                        qty=market.qty.format(ev.qty),
+                        order_type=cmd.order_type,
+                        time_in_force=cmd.time_in_force,
+                        post_only=cmd.post_only,
+                        reduce_only=cmd.reduce_only,
+                    )
+                )
+            elif type(ev) is Amended:
+                self.seq += 1
+                self._out.append(
+                    e.OrderAmended(
+                        seq=self.seq,
+                        ts=ts,
+                        cmd=self.cmd,
+                        order_id=ev.order_id,
+                        client_order_id=taker_coid,
+                        account=ev.account,
+                        market=name,
+                        price=None if ev.price is None else market.price.format(ev.price),
+                        qty=market.qty.format(ev.qty),
+                        open_qty=market.qty.format(ev.open_qty),
+                        kept_priority=ev.kept_priority,
+                    )
+                )
+        if touched:
+            self._trim_reduce_only(market, touched, ts)
+        if traded:
+            self._set_mark(market, market.book.last_trade_ticks, ts)
+
+    def _on_fill(self, market: Market, fill: Fill, ts: int, n: int, touched: list[tuple[Account, Holding]]) -> None:
+        spec = market.spec
+        k = market.k
+        name = spec.name
+        price = fill.price
+        qty = fill.qty
+        maker = self.open_orders[fill.maker_order_id]
+        self._unrest(market, maker, qty)
+        if fill.maker_order_id not in market.book.orders:
+            del self.open_orders[fill.maker_order_id]
+        maker_account = self.accounts[fill.maker_account]
+        taker_account = self.accounts[fill.taker_account]
+        maker_h = maker.holding
+        taker_h = taker_account.holdings[name]
+        buy_qty = qty if fill.aggressor_side == BUY else -qty
+        notional = qty * price * k
+        ledger = self.ledger
+        self._settle_fill(ledger, market, maker_account, maker_h, -buy_qty, price, notional, spec.maker_fee_ppb)
+        maker_fee = self._fee(notional, spec.maker_fee_ppb)
+        taker_fee = self._fee(notional, spec.taker_fee_ppb)
+        self._settle_fill(ledger, market, taker_account, taker_h, buy_qty, price, notional, spec.taker_fee_ppb)
+        if maker_h.ro_buy_lots or maker_h.ro_sell_lots:
+            touched.append((maker_account, maker_h))
+        if taker_h.ro_buy_lots or taker_h.ro_sell_lots:
+            touched.append((taker_account, taker_h))
+        self.seq += 1
+        self._out.append(
+            e.Trade(
+                seq=self.seq,
+                ts=ts,
+                cmd=self.cmd,
+                trade_id=f"{self.cmd}-{n}",
+                market=name,
+                price=market.price.format(price),
+                qty=market.qty.format(qty),
+                aggressor_side=SIDE_NAMES[fill.aggressor_side],
+                maker_order_id=fill.maker_order_id,
+                taker_order_id=fill.taker_order_id,
+                maker_account=fill.maker_account,
+                taker_account=fill.taker_account,
+                maker_fee=fmt_money(maker_fee),
+                taker_fee=fmt_money(taker_fee),
+            )
+        )
+
+    @staticmethod
+    def _fee(notional_micros: int, rate_ppb: int) -> int:
+        """A fee owed rounds up; a rebate (negative rate) rounds down in magnitude."""
+        if rate_ppb >= 0:
+            return div_ceil(notional_micros * rate_ppb, PPB)
+        return -div_floor(notional_micros * -rate_ppb, PPB)
+
+    def _settle_fill(
+        self,
+        ledger: Ledger,
+        market: Market,
+        account: Account,
+        h: Holding,
+        signed_qty: int,
+        price: int,
+        notional: int,
+        fee_ppb: int,
+    ) -> None:
+        acct = account.account_id
+        before = h.qty
+        if h.mode is ISOLATED:
+            self._move_isolated_margin(ledger, market, acct, h, before, signed_qty, price)
+        realized = h.apply_fill(signed_qty, price, market.k)
+        if realized:
+            ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, realized)
+        fee = self._fee(notional, fee_ppb)
+        if fee:
+            ledger.transfer(CASH, acct, SYSTEM, FEE_INCOME, fee)
+
+    def _move_isolated_margin(
+        self, ledger: Ledger, market: Market, acct: str, h: Holding, before: int, signed_qty: int, price: int
+    ) -> None:
+        """Allocate initial margin to an isolated position as it grows; release it as it shrinks."""
+        key = f"{acct}/{market.spec.name}"
+        after = before + signed_qty
+        held = ledger.balance(ISOLATED_KIND, key)
+        if before and (before > 0) != (signed_qty > 0):
+            closing = min(abs(signed_qty), abs(before))
+            release = div_floor(held * closing, abs(before))
+            ledger.transfer(ISOLATED_KIND, key, CASH, acct, release)
+            held -= release
+            opened = abs(after) if (after > 0) != (before > 0) and after else 0
+        else:
+            opened = abs(signed_qty)
+        if opened:
+            need = initial_margin(market.spec, opened * price * market.k, h.leverage)
+            ledger.transfer(CASH, acct, ISOLATED_KIND, key, need)
+
+    def _trim_reduce_only(self, market: Market, touched: list[tuple[Account, Holding]], ts: int) -> None:
+        """Cancel reduce-only orders that would now do more than reduce, newest first."""
+        book = market.book
+        seen: set[int] = set()
+        for account, h in touched:
+            if id(h) in seen:
+                continue
+            seen.add(id(h))
+            mine = [(oid, o) for oid, o in self.open_orders.items() if o.holding is h and o.reduce_only]
+            for oid, order in sorted(mine, key=lambda item: item[0], reverse=True):
+                allowed = -h.qty if order.side == BUY else h.qty
+                side_lots = h.ro_buy_lots if order.side == BUY else h.ro_sell_lots
+                if side_lots <= max(allowed, 0):
+                    continue
+                events = book.cancel(account.account_id, oid)
+                ev = events[0]
+                assert type(ev) is Cancelled
+                self.open_orders.pop(oid)
+                self._unrest(market, order, ev.qty)
+                self._emit(
+                    e.OrderCancelled,
+                    ts,
+                    order_id=oid,
+                    client_order_id=order.client_order_id,
+                    account=account.account_id,
+                    market=market.spec.name,
+                    reason=REDUCE_ONLY_EXCESS,
+                    qty=market.qty.format(ev.qty),
+                )
+
+    def _cancel_order(self, cmd: c.CancelOrder) -> None:
+        account = self._account(cmd.account)
+        market = self._market(cmd.market)
+        if cmd.order_id is not None and type(cmd.order_id) is not int:
+            raise Rejection(Reject.MALFORMED_COMMAND, "order_id must be an integer")
+        events = market.book.cancel(account.account_id, cmd.order_id, cmd.client_order_id)
+        first = events[0]
+        if type(first) is Rejected:
+            raise Rejection(first.reason, first.detail)
+        self._apply_book_events(market, events, cmd.ts, "", None)
+
+    def _cancel_all(self, cmd: c.CancelAll) -> None:
+        account = self._account(cmd.account)
+        markets = [self._market(cmd.market)] if cmd.market is not None else list(self.markets.values())
+        for market in markets:
+            events = market.book.cancel_all(account.account_id, Cancel.CANCEL_ALL)
+            if events:
+                self._apply_book_events(market, events, cmd.ts, "", None)
+
+    def _amend_order(self, cmd: c.AmendOrder) -> None:
+        account = self._account(cmd.account)
+        market = self._market(cmd.market)
+        if cmd.order_id is not None and type(cmd.order_id) is not int:
+            raise Rejection(Reject.MALFORMED_COMMAND, "order_id must be an integer")
+        book = market.book
+        live = book.find(account.account_id, cmd.order_id, cmd.client_order_id)
+        if live is None or live.order_id not in self.open_orders:
+            which = cmd.order_id if cmd.order_id is not None else cmd.client_order_id
+            raise Rejection(
+                Reject.UNKNOWN_ORDER, f"no open order {which!r} of account {account.account_id} in {market.spec.name}"
+            )
+        record = self.open_orders[live.order_id]
+        price = market.price.parse(cmd.price) if cmd.price is not None else None
+        qty = market.qty.parse(cmd.qty) if cmd.qty is not None else None
+        new_price = record.price if price is None else price
+        new_qty = live.qty if qty is None else qty
+        new_open = new_qty - (live.qty - live.open_qty)
+        h = record.holding
+        if not record.reduce_only and new_open > 0 and (new_price != record.price or new_qty > live.qty):
+            # check the worst case with the old remainder taken out and the new one added
+            self._unrest(market, record, live.open_qty)
+            try:
+                self._check_order_margin(account, market, h, record.side, new_open, new_price)
+            finally:
+                self._rest_totals(market, record, live.open_qty)
+        if record.reduce_only and qty is not None and new_qty > live.qty:
+            raise Rejection(Reject.REDUCE_ONLY_WOULD_INCREASE, "a reduce-only order may not grow")
+        old_open = live.open_qty
+        events = book.amend(account.account_id, cmd.order_id, cmd.client_order_id, price=price, qty=qty)
+        first = events[0]
+        if type(first) is Rejected:
+            raise Rejection(first.reason, first.detail)
+        assert type(first) is Amended
+        order_id = first.order_id
+        # the amended order leaves the venue's records and, if it still rests, comes back
+        self._unrest(market, record, old_open)
+        del self.open_orders[order_id]
+        self._apply_book_events(market, events, cmd.ts, record.client_order_id, None)
+        if order_id in book.orders:
+            self._rest(
+                market,
+                order_id,
+                account.account_id,
+                record.client_order_id,
+                record.side,
+                book.orders[order_id].open_qty,
+                first.price,
+                record.reduce_only,
+                h,
+            )
+
+    def _rest_totals(self, market: Market, order: OpenOrder, qty: int) -> None:
+        h = order.holding
+        notional = qty * order.price * market.k
+        if order.side == BUY:
+            h.buy_lots += qty
+            h.buy_notional += notional
+            if order.reduce_only:
+                h.ro_buy_lots += qty
+        else:
+            h.sell_lots += qty
+            h.sell_notional += notional
+            if order.reduce_only:
+                h.ro_sell_lots += qty
+
+    def _set_market_state(self, cmd: c.SetMarketState) -> None:
+        market = self._market(cmd.market)
+        if cmd.state not in MARKET_STATES:
+            raise Rejection(Reject.INVALID_STATE, f"state must be one of {', '.join(MARKET_STATES)}")
+        events = market.book.set_state(cmd.state)
+        assert type(events[0]) is StateChanged
+        self._emit(e.MarketStateChanged, cmd.ts, market=market.spec.name, state=market.book.state)
+
+    # ================================================================== prices and time
+    def _index_update(self, cmd: c.IndexUpdate) -> None:
+        spec = self.config.indices.get(cmd.index)
+        if spec is None:
+            raise Rejection(
+                Reject.UNKNOWN_INDEX, f"no index {cmd.index!r}; indices are {', '.join(self.config.indices)}"
+            )
+        fresh: list[tuple[int, str]] = []
+        for quote in cmd.quotes:
+            if quote.source not in spec.sources:
+                continue
+            try:
+                units = spec.price_grid.parse(quote.price)
+            except ValueError as exc:
+                raise Rejection(Reject.BAD_DECIMAL, f"quote from {quote.source}: {exc}") from None
+            if units <= 0:
+                raise Rejection(Reject.NON_POSITIVE, f"quote from {quote.source} must be positive")
+            if cmd.ts - quote.ts <= spec.max_age_ms:
+                fresh.append((units, quote.source))
+        if len(fresh) < spec.min_sources:
+            return
+        fresh.sort()
+        mid = len(fresh) // 2
+        price = fresh[mid][0] if len(fresh) % 2 else div_floor(fresh[mid - 1][0] + fresh[mid][0], 2)
+        self.index_prices[spec.name] = price
+        self._emit(
+            e.IndexPrice,
+            cmd.ts,
+            index=spec.name,
+            price=spec.price_grid.format(price),
+            sources_used=sorted(source for _, source in fresh),
+        )
+        for market in self.markets.values():
+            if market.spec.index == spec.name:
+                ticks = _convert(price, spec, market.spec)
+                market.index_ticks = ticks
+                self._set_mark(market, ticks, cmd.ts)
+
+    def _set_mark(self, market: Market, ticks: int | None, ts: int) -> None:
+        """The mark price until the pricing module lands: the latest index or trade price."""
+        if ticks is None or ticks == market.mark:
+            return
+        market.mark = ticks
+        market.book.set_reference(ticks)
+        self._emit(e.MarkPrice, ts, market=market.spec.name, price=market.price.format(ticks))
+
+    def _tick(self, cmd: c.Tick) -> None:
+        """Advance venue time. Funding, settlement and liquidation checks hook in here."""
+
+    # ================================================================== events
+    def _emit(self, event_type: type[e.Event], ts: int, **fields: Any) -> None:
+        self.seq += 1
+        self._out.append(event_type(seq=self.seq, ts=ts, cmd=self.cmd, **fields))
+
+    # ================================================================== state
+    def state_document(self) -> dict[str, Any]:
+        """The state document of docs/protocol.md, ``state_hash`` included."""
+        return state_document(self)
+
+    def state_hash(self) -> str:
+        """SHA-256 of the canonical state; equal for equal command streams."""
+        return state_hash_of(self)
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError unless the books, the ledger and the positions are consistent."""
+        self.ledger.check_invariants()
+        for name, market in self.markets.items():
+            market.book.check_invariants()
+            net = sum(a.holdings[name].qty for a in self.accounts.values() if name in a.holdings)
+            if net != 0:
+                raise AssertionError(f"positions in {name} sum to {net}, not zero")
+            resting = {oid for oid, o in self.open_orders.items() if o.market == name}
+            if resting != set(market.book.orders):
+                raise AssertionError(f"the venue's open orders and the {name} book disagree")
+        for account in self.accounts.values():
+            for name, h in account.holdings.items():
+                live = [self.markets[name].book.orders[oid] for oid, o in self.open_orders.items() if o.holding is h]
+                buys = sum(o.open_qty for o in live if o.side == BUY)
+                sells = sum(o.open_qty for o in live if o.side != BUY)
+                if (buys, sells) != (h.buy_lots, h.sell_lots):
+                    raise AssertionError(f"{account.account_id} {name}: open-order totals drifted")
+
+
+def _convert(units: int, index: IndexSpec, spec: MarketSpec) -> int:
+    """An index price in the index grid's units -> the market's ticks, rounded half down."""
+    i_num, i_exp = split_decimal(index.price_grid.step)
+    t_num, t_exp = split_decimal(spec.price_grid.step)
+    top = units * i_num * 10**t_exp
+    bottom = t_num * 10**i_exp
+    q, r = divmod(top, bottom)
+    ticks: int = q + 1 if 2 * r > bottom else q
+    return ticks
