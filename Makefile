@@ -6,7 +6,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-COMPILED_SRC := src/onshore/book/records.py src/onshore/book/events.py src/onshore/book/book.py
+COMPILED_MODULES := onshore/book/records.py onshore/book/events.py onshore/book/book.py \
+	onshore/clearing/accounts.py onshore/clearing/margin.py onshore/clearing/ledger.py \
+	onshore/venue/codec.py onshore/venue/venue.py
+COMPILED_SRC := $(addprefix src/,$(COMPILED_MODULES))
 COMPILED := src/.compiled
 
 .PHONY: run test setup build lint types contracts unit bench clean
@@ -23,15 +26,16 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-# The order book's hot modules are compiled with mypyc (part of mypy). Without a C
-# compiler the same source runs as plain Python, only slower.
+# The hot modules (book, clearing, venue) are compiled with mypyc (part of mypy).
+# Without a C compiler the same source runs as plain Python, only slower.
 build: $(COMPILED)
 
 $(COMPILED): $(INSTALLED) $(COMPILED_SRC)
-	rm -f src/onshore/book/*.so src/*__mypyc*.so
-	cd src && ../$(BIN)/mypyc --config-file= --strict onshore/book/records.py onshore/book/events.py onshore/book/book.py > ../.mypyc.log 2>&1 \
-		|| { echo "mypyc could not compile the book (see .mypyc.log): using pure Python"; \
-		     rm -f onshore/book/*.so *__mypyc*.so; }
+	rm -f src/onshore/*/*.so src/*__mypyc*.so
+	cd src && ../$(BIN)/mypyc --config-file= --strict $(COMPILED_MODULES) > ../.mypyc.log 2>&1 \
+		|| { echo "mypyc could not compile the hot modules (see .mypyc.log): using pure Python"; \
+		     rm -f onshore/*/*.so *__mypyc*.so; }
+	find src -name '*.so' -exec touch {} +
 	touch $@
 
 lint: $(INSTALLED)
@@ -51,4 +55,4 @@ bench: $(COMPILED)
 	$(BIN)/python bench/book.py
 
 clean:
-	rm -rf $(VENV) src/build src/.compiled src/onshore/book/*.so src/*__mypyc*.so .mypyc.log
+	rm -rf $(VENV) src/build src/.compiled src/onshore/*/*.so src/*__mypyc*.so .mypyc.log

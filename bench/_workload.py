@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# numpy's OpenBLAS spins worker threads that process CPU time would count: the
+# benchmarks use no BLAS, so keep it to one thread.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHARED_BENCH = Path(os.environ.get("ONSHORE_SHARED_BENCH", HERE.parent.parent / "shared" / "bench"))

@@ -1,6 +1,6 @@
 """Shared test setup.
 
-The order book's hot modules may be compiled with mypyc (``make build``). A compiled
+The hot modules (book, clearing, venue) may be compiled with mypyc (``make build``). A compiled
 module older than its source would silently test old code, so the suite refuses to
 start until it is rebuilt.
 """
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-BOOK = Path(__file__).resolve().parent.parent / "src" / "onshore" / "book"
+SRC = Path(__file__).resolve().parent.parent / "src" / "onshore"
 
 
 def _stale_compiled_modules() -> list[str]:
     stale = []
-    for compiled in BOOK.glob("*.so"):
-        source = BOOK / (compiled.name.split(".")[0] + ".py")
+    for compiled in SRC.glob("*/*.so"):
+        source = compiled.parent / (compiled.name.split(".")[0] + ".py")
         if source.exists() and compiled.stat().st_mtime < source.stat().st_mtime:
             stale.append(compiled.name)
     return stale

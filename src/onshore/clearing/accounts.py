@@ -8,8 +8,6 @@ leave so that a margin check is O(markets) rather than O(orders).
 
 from __future__ import annotations
 
-from onshore.core.units import div_ceil
-
 CROSS = "cross"
 ISOLATED = "isolated"
 
@@ -71,7 +69,7 @@ class Holding:
             self.cost += value
             return 0
         closing = min(abs(signed_qty), abs(qty))
-        removed = div_ceil(self.cost * closing, abs(qty))
+        removed = -((-self.cost * closing) // abs(qty))  # div_ceil: never in the trader's favour
         closed_value = (closing if qty > 0 else -closing) * price_ticks * micros_per_tick_lot
         realized = closed_value - removed
         self.cost -= removed
@@ -80,8 +78,6 @@ class Holding:
             # flip: the whole old position closed (cost is now zero), the rest opens
             self.cost = new_qty * price_ticks * micros_per_tick_lot
         self.qty = new_qty
-        if new_qty == 0:
-            self.cost = 0 if self.cost == 0 else self.cost
         return realized
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from onshore.clearing.errors import LedgerError
+
 CASH: Final = "cash"
 ISOLATED: Final = "isolated"
 MEMBER_CAPITAL: Final = "member_capital"
@@ -29,23 +31,16 @@ ROUNDING: Final = "rounding"
 SYSTEM_ACCOUNTS: Final = (FEE_INCOME, INSURANCE_FUND, CLEARING_HOUSE_CAPITAL, VARIATION_SETTLEMENT, ROUNDING)
 
 
-class LedgerError(AssertionError):
-    """A ledger invariant is broken, or a caller asked for an impossible movement.
-
-    Callers validate before they move money; reaching this is a bug, and the Venue
-    stops rather than continue with unaudited balances.
-    """
-
-
 class Ledger:
     """Balances in micro-dollars, by kind and key. Every change is double entry."""
 
-    __slots__ = ("balances", "deposits", "paid_in", "withdrawals")
+    __slots__ = ("balances", "cash_book", "deposits", "paid_in", "withdrawals")
 
     def __init__(self) -> None:
         self.balances: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
         for name in SYSTEM_ACCOUNTS:
             self.balances[SYSTEM][name] = 0
+        self.cash_book: dict[str, int] = self.balances[CASH]
         self.deposits = 0
         self.withdrawals = 0
         self.paid_in = 0
@@ -57,7 +52,7 @@ class Ledger:
 
     def cash(self, account: str) -> int:
         """Return a customer account's cash balance."""
-        return self.balances[CASH].get(account, 0)
+        return self.cash_book.get(account, 0)
 
     def system(self, name: str) -> int:
         """Return a system account's balance."""

@@ -1,13 +1,134 @@
 """Margin requirements: pure functions of exact integers (see docs/clearing.md).
 
 These are the rules written once: the Venue applies them account by account and the
-stress lab applies the same functions to arrays. Every requirement rounds up (owed).
+stress lab applies the same formulas to arrays. Every requirement rounds up (owed).
+
+:class:`Tiers` is a market's tier table in flat integer lists, built once per market,
+so that a requirement is a short loop over plain ints; the functions taking a
+:class:`~onshore.core.spec.MarketSpec` are the same rules for callers that hold a spec.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from onshore.core.spec import LEVERAGE_SCALE, MarketSpec
-from onshore.core.units import div_ceil
+
+_PPB: Final = 1_000_000_000
+
+
+class Tiers:
+    """A market's margin tiers and its micro-dollars per tick-lot, as flat integers."""
+
+    __slots__ = ("caps", "im_deduction", "im_rate", "k", "max_leverage", "mm_deduction", "mm_rate")
+
+    def __init__(self, spec: MarketSpec) -> None:
+        top = 1 << 126
+        self.caps: list[int] = [t.cap_micros if t.cap_micros is not None else top for t in spec.tiers]
+        self.im_rate: list[int] = [t.initial_rate_ppb for t in spec.tiers]
+        self.mm_rate: list[int] = [t.maintenance_rate_ppb for t in spec.tiers]
+        self.im_deduction: list[int] = [t.initial_deduction_micros_ppb for t in spec.tiers]
+        self.mm_deduction: list[int] = [t.maintenance_deduction_micros_ppb for t in spec.tiers]
+        self.max_leverage: list[int] = [t.max_leverage for t in spec.tiers]
+        self.k: int = spec.micros_per_tick_lot
+
+    def index(self, notional_micros: int) -> int:
+        """Index of the tier whose band holds ``notional_micros`` (≥ 0). O(tiers)."""
+        caps = self.caps
+        i = 0
+        last = len(caps) - 1
+        while i < last and notional_micros >= caps[i]:
+            i += 1
+        return i
+
+    def initial(self, notional_micros: int, leverage: int) -> int:
+        """``max(⌈N / L⌉, tier initial(N))`` for an absolute notional ``N``."""
+        n = notional_micros
+        if n <= 0:
+            return 0
+        i = self.index(n)
+        by_tier = -((self.im_deduction[i] - n * self.im_rate[i]) // _PPB)
+        by_leverage = -((-n * LEVERAGE_SCALE) // leverage)
+        return by_leverage if by_leverage > by_tier else by_tier
+
+    def maintenance(self, notional_micros: int) -> int:
+        """Tier maintenance requirement of an absolute notional, rounded up."""
+        n = notional_micros
+        if n <= 0:
+            return 0
+        i = self.index(n)
+        return -((self.mm_deduction[i] - n * self.mm_rate[i]) // _PPB)
+
+    def leverage_cap(self, notional_micros: int) -> int:
+        """The highest leverage (hundredths) the tier holding ``notional_micros`` allows."""
+        return self.max_leverage[self.index(notional_micros)]
+
+    def requirement(
+        self,
+        leverage: int,
+        qty_lots: int,
+        mark_ticks: int,
+        buy_lots: int,
+        buy_notional_micros: int,
+        sell_lots: int,
+        sell_notional_micros: int,
+    ) -> int:
+        """Initial margin for a position and its open orders: the worse of two cases.
+
+        Every open buy fills (position ``qty + B``, priced at the higher of the mark and
+        the average buy price, plus the loss of buying above the mark) or every open sell
+        fills (position ``qty − S``, likewise). ``mark_ticks`` 0 means no mark yet: order
+        prices stand in for it. Runtime complexity: O(tiers).
+        """
+        k = self.k
+        best = 0
+        if buy_lots or qty_lots > 0:
+            avg = -((-buy_notional_micros) // (buy_lots * k)) if buy_lots else 0
+            price = avg if avg > mark_ticks else mark_ticks
+            loss = buy_notional_micros - buy_lots * mark_ticks * k if mark_ticks else 0
+            lots = qty_lots + buy_lots
+            best = self.initial((lots if lots >= 0 else -lots) * price * k, leverage) + (loss if loss > 0 else 0)
+        if sell_lots or qty_lots < 0:
+            avg = -((-sell_notional_micros) // (sell_lots * k)) if sell_lots else 0
+            price = avg if avg > mark_ticks else mark_ticks
+            loss = sell_lots * mark_ticks * k - sell_notional_micros if mark_ticks else 0
+            lots = qty_lots - sell_lots
+            need = self.initial((lots if lots >= 0 else -lots) * price * k, leverage) + (loss if loss > 0 else 0)
+            if need > best:
+                best = need
+        return best
+
+    def worst_notional(
+        self,
+        qty_lots: int,
+        mark_ticks: int,
+        buy_lots: int,
+        buy_notional_micros: int,
+        sell_lots: int,
+        sell_notional_micros: int,
+    ) -> int:
+        """The larger notional of the two cases of :meth:`requirement` (for position limits)."""
+        k = self.k
+        avg = -((-buy_notional_micros) // (buy_lots * k)) if buy_lots else 0
+        price = avg if avg > mark_ticks else mark_ticks
+        lots = qty_lots + buy_lots
+        long_case = (lots if lots >= 0 else -lots) * price * k
+        avg = -((-sell_notional_micros) // (sell_lots * k)) if sell_lots else 0
+        price = avg if avg > mark_ticks else mark_ticks
+        lots = qty_lots - sell_lots
+        short_case = (lots if lots >= 0 else -lots) * price * k
+        return long_case if long_case > short_case else short_case
+
+
+_TIERS: dict[MarketSpec, Tiers] = {}
+
+
+def tiers_of(spec: MarketSpec) -> Tiers:
+    """The :class:`Tiers` of a spec (built once, then cached)."""
+    tiers = _TIERS.get(spec)
+    if tiers is None:
+        tiers = _TIERS[spec] = Tiers(spec)
+    return tiers
 
 
 def initial_margin(spec: MarketSpec, notional_micros: int, leverage: int) -> int:
@@ -16,25 +137,17 @@ def initial_margin(spec: MarketSpec, notional_micros: int, leverage: int) -> int
     ``IM = max(⌈N / L⌉, tier initial(N))``: the account's chosen leverage, but never more
     leverage than the tier the notional falls in allows.
     """
-    n = abs(notional_micros)
-    if n == 0:
-        return 0
-    by_leverage = div_ceil(n * LEVERAGE_SCALE, leverage)
-    by_tier = spec.tier_for(n).initial_micros(n)
-    return by_leverage if by_leverage > by_tier else by_tier
+    return tiers_of(spec).initial(abs(notional_micros), leverage)
 
 
 def maintenance_margin(spec: MarketSpec, notional_micros: int) -> int:
     """Maintenance margin of an absolute notional, from the market's tiers."""
-    n = abs(notional_micros)
-    if n == 0:
-        return 0
-    return spec.tier_for(n).maintenance_micros(n)
+    return tiers_of(spec).maintenance(abs(notional_micros))
 
 
 def max_leverage_at(spec: MarketSpec, notional_micros: int) -> int:
     """The highest leverage (hundredths) the tier holding ``notional_micros`` allows."""
-    return spec.tier_for(abs(notional_micros)).max_leverage
+    return tiers_of(spec).leverage_cap(abs(notional_micros))
 
 
 def unrealized_pnl(qty_lots: int, cost_micros: int, mark_ticks: int, micros_per_tick_lot: int) -> int:
@@ -54,28 +167,11 @@ def market_requirement(
 ) -> int:
     """Initial margin an account needs in one market for its position and open orders.
 
-    The worse of two cases: every open buy fills (position ``qty + B``, priced at the
-    higher of the mark and the average buy price, plus the loss of buying above the
-    mark) or every open sell fills (position ``qty − S``, likewise). Open orders are
-    valued at their limit prices. With no mark yet (no trade and no index), order
-    prices stand in for it. Runtime complexity: O(tiers).
+    See :meth:`Tiers.requirement`; ``mark_ticks`` None means no mark yet.
     """
-    k = spec.micros_per_tick_lot
-    best = 0
-    if buy_lots or qty_lots > 0:
-        avg = div_ceil(buy_notional_micros, buy_lots * k) if buy_lots else 0
-        price = avg if mark_ticks is None or avg > mark_ticks else mark_ticks
-        loss = 0 if mark_ticks is None else buy_notional_micros - buy_lots * mark_ticks * k
-        need = initial_margin(spec, abs(qty_lots + buy_lots) * price * k, leverage) + (loss if loss > 0 else 0)
-        best = need
-    if sell_lots or qty_lots < 0:
-        avg = div_ceil(sell_notional_micros, sell_lots * k) if sell_lots else 0
-        price = avg if mark_ticks is None or avg > mark_ticks else mark_ticks
-        loss = 0 if mark_ticks is None else sell_lots * mark_ticks * k - sell_notional_micros
-        need = initial_margin(spec, abs(qty_lots - sell_lots) * price * k, leverage) + (loss if loss > 0 else 0)
-        if need > best:
-            best = need
-    return best
+    return tiers_of(spec).requirement(
+        leverage, qty_lots, mark_ticks or 0, buy_lots, buy_notional_micros, sell_lots, sell_notional_micros
+    )
 
 
 def worst_case_notional(
@@ -88,15 +184,6 @@ def worst_case_notional(
     sell_notional_micros: int,
 ) -> int:
     """The larger notional of the two cases of :func:`market_requirement` (for position limits)."""
-    k = spec.micros_per_tick_lot
-    best = 0
-    for lots, orders, notional in (
-        (qty_lots + buy_lots, buy_lots, buy_notional_micros),
-        (qty_lots - sell_lots, sell_lots, sell_notional_micros),
-    ):
-        avg = div_ceil(notional, orders * k) if orders else 0
-        price = avg if mark_ticks is None or avg > mark_ticks else mark_ticks
-        value = abs(lots) * price * k
-        if value > best:
-            best = value
-    return best
+    return tiers_of(spec).worst_notional(
+        qty_lots, mark_ticks or 0, buy_lots, buy_notional_micros, sell_lots, sell_notional_micros
+    )

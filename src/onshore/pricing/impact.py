@@ -36,8 +36,8 @@ def impact_vwap(
         VWAP = N / (m × (Q + r / (p × m))) = N × p / (m × p × Q + r)     [ticks]
 
     Return ``(numerator, denominator)`` of that fraction (positive integers), or ``None`` when
-    the side's whole depth is worth less than ``N``. Levels with a non-positive price or
-    quantity, or out of order, raise ``ValueError``.
+    the side's whole depth is worth less than ``N``. A level walked with a non-positive price
+    or quantity, or out of order, raises ``ValueError`` (levels past the fill are not read).
 
     Runtime complexity: O(k) in the number of levels walked.
     """

@@ -22,8 +22,9 @@ updates for 10 s gets weight zero); Hyperliquid's oracle, a weighted median of s
 (https://hyperliquid.gitbook.io/hyperliquid-docs/hypercore/oracle); the CME CF Bitcoin
 Reference Rate, a volume-weighted median across constituent exchanges
 (https://www.cmegroup.com/education/bitcoin/cme-cf-cryptocurrency-reference-rate-methodology.html);
-BitMEX's index rules, as its index guide states them: with three or more constituents a
-price X % from the median is removed, with two the band is X % / 2 around the index.
+BitMEX's index rules, as publicly quoted from its index guide: with three or more
+constituents a price X % from the median is removed; with two, a price X % / 2 from the
+index makes BitMEX republish the last index (here: both are excluded and the index is stale).
 docs/pricing.md explains why exclusion rather than clamping, and why the outlier reference
 is the median of all fresh quotes rather than of "the others".
 """
@@ -138,10 +139,11 @@ def index_price(
 
     Formula: ``index = weighted_median{(p_s, w_s) : s fresh, known, within the band}``,
     where *within the band* means ``|p_s − m| ≤ band × m`` for ``m`` the plain median of all
-    fresh quotes (``band / 2`` when there are exactly two; :func:`is_outlier`). Weights of sources left out simply drop out of the
-    total. ``stale = len(used) < min_sources``. Rounding: none, except a weighted median
-    falling exactly between two prices (nearest tick, ties to even; see
-    :func:`weighted_median_ticks`). The module docstring lists the steps and sources.
+    fresh quotes (``band / 2`` when there are exactly two; :func:`is_outlier`). Weights of
+    sources left out simply drop out of the total. ``stale = len(used) < min_sources``.
+    Rounding: none, except a weighted median falling exactly between two prices (nearest
+    tick, ties to even; see :func:`weighted_median_ticks`). The module docstring lists the
+    steps and the sources.
 
     Runtime complexity: O(n log n) in the number of quotes.
     """

@@ -64,8 +64,13 @@ class GridCodec:
 
 
 def fmt_money(amount_micros: int) -> str:
-    """USD decimal string of micro-dollars."""
-    return format_scaled(amount_micros, 6)
+    """USD decimal string of micro-dollars: the shortest exact form (``1500000 -> "1.5"``)."""
+    if amount_micros < 0:
+        return "-" + fmt_money(-amount_micros)
+    whole, frac = divmod(amount_micros, 1_000_000)
+    if frac == 0:
+        return str(whole)
+    return f"{whole}.{frac:06d}".rstrip("0")
 
 
 def fmt_rate(rate_ppb: int) -> str:

@@ -41,30 +41,36 @@ from onshore.clearing.ledger import (
     Ledger,
 )
 from onshore.clearing.ledger import ISOLATED as ISOLATED_KIND
-from onshore.clearing.margin import initial_margin, market_requirement, max_leverage_at, worst_case_notional
+from onshore.clearing.margin import Tiers
 from onshore.core import commands as c
 from onshore.core import events as e
 from onshore.core.reasons import Cancel, Reject
 from onshore.core.spec import LEVERAGE_SCALE, IndexSpec, MarketSpec, VenueConfig
 from onshore.core.units import PPB, div_ceil, div_floor, split_decimal
 from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money
+from onshore.venue.errors import VenueStopped
 from onshore.venue.state import state_document, state_hash_of
 
 REDUCE_ONLY_EXCESS: Final = "reduce_only"
 
-
-class VenueStopped(RuntimeError):
-    """The Venue hit a broken invariant and refuses further commands."""
+# Module-level Final aliases: compiled code reads them as C statics, not dict lookups.
+_Trade: Final = e.Trade
+_OrderAccepted: Final = e.OrderAccepted
+_OrderCancelled: Final = e.OrderCancelled
+_OrderAmended: Final = e.OrderAmended
+_MarkPrice: Final = e.MarkPrice
+_R_UNKNOWN_ACCOUNT: Final = str(Reject.UNKNOWN_ACCOUNT)
+_R_UNKNOWN_MARKET: Final = str(Reject.UNKNOWN_MARKET)
 
 
 class OpenOrder:
     """The Venue's record of a resting order (the book holds the live quantities)."""
 
-    __slots__ = ("account", "client_order_id", "holding", "market", "price", "reduce_only", "side")
+    __slots__ = ("account", "client_order_id", "holder", "holding", "market", "price", "reduce_only", "side")
 
     def __init__(
         self,
-        account: str,
+        holder: Account,
         market: str,
         client_order_id: str,
         side: int,
@@ -72,7 +78,8 @@ class OpenOrder:
         reduce_only: bool,
         holding: Holding,
     ) -> None:
-        self.account = account
+        self.holder = holder
+        self.account = holder.account_id
         self.market = market
         self.client_order_id = client_order_id
         self.side = side
@@ -84,12 +91,13 @@ class OpenOrder:
 class Market:
     """One market at run time: its spec, book, codecs and prices."""
 
-    __slots__ = ("book", "index", "index_ticks", "k", "last_funding_rate_ppb", "mark", "price", "qty", "spec")
+    __slots__ = ("book", "index", "index_ticks", "k", "last_funding_rate_ppb", "mark", "price", "qty", "spec", "tiers")
 
     def __init__(self, spec: MarketSpec, index: IndexSpec, client_order_ids: dict[str, dict[str, int]]) -> None:
         self.spec = spec
         self.index = index
         self.k = spec.micros_per_tick_lot
+        self.tiers = Tiers(spec)
         self.book = OrderBook(
             spec.name,
             max_order_lots=spec.max_order_lots,
@@ -322,7 +330,7 @@ class Venue:
         h = account.holdings.get(market.spec.name)
         qty = h.qty if h is not None else 0
         notional = abs(qty) * (market.mark or 0) * market.k
-        tier_max = max_leverage_at(market.spec, notional)
+        tier_max = market.tiers.leverage_cap(notional)
         if leverage > tier_max:
             raise Rejection(
                 Reject.LEVERAGE_ABOVE_MAX,
@@ -378,8 +386,8 @@ class Venue:
             if name == skip or h.mode is not CROSS or not (h.qty or h.buy_lots or h.sell_lots):
                 continue
             m = markets[name]
-            total += market_requirement(
-                m.spec, h.leverage, h.qty, m.mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+            total += m.tiers.requirement(
+                h.leverage, h.qty, m.mark or 0, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
             )
         return total
 
@@ -393,46 +401,46 @@ class Venue:
         return self.ledger.cash(account.account_id) + min(0, upnl) - self.requirement(account)
 
     def _check_order_margin(
-        self, account: Account, market: Market, h: Holding, side: int, qty: int, price: int | None, remove: int = 0
+        self, account: Account, market: Market, h: Holding, side: int, qty: int, price: int | None
     ) -> None:
-        """Raise unless the account can carry its worst case with this order added.
-
-        ``remove`` lots at ``price`` of an existing order being amended are taken out first.
-        """
+        """Raise unless the account can carry its worst case with this order added."""
         if price is None:
             return
         k = market.k
-        spec = market.spec
+        tiers = market.tiers
         buy_lots, buy_notional, sell_lots, sell_notional = h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+        order_notional = qty * price * k
         if side == BUY:
             buy_lots += qty
-            buy_notional += qty * price * k
+            buy_notional += order_notional
         else:
             sell_lots += qty
-            sell_notional += qty * price * k
-        mark = market.mark
+            sell_notional += order_notional
+        mark = market.mark or 0
         limit = self.config.segments[account.segment].max_position_notional_micros
-        worst = worst_case_notional(spec, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
-        if worst > limit and worst > worst_case_notional(
-            spec, h.qty, mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
-        ):
-            raise Rejection(
-                Reject.POSITION_LIMIT,
-                f"the order could take {spec.name} exposure to {fmt_money(worst)}, above the {account.segment} "
-                f"segment's limit of {fmt_money(limit)}",
-            )
-        need = market_requirement(spec, h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
+        # cheap bound first: every lot at the highest of the prices involved
+        top = price if price > mark else mark
+        bound = (abs(h.qty) + h.buy_lots + h.sell_lots + qty) * top * k
+        if bound > limit or mark == 0:
+            worst = tiers.worst_notional(h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
+            if worst > limit and worst > tiers.worst_notional(
+                h.qty, mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+            ):
+                raise Rejection(
+                    Reject.POSITION_LIMIT,
+                    f"the order could take {market.spec.name} exposure to {fmt_money(worst)}, above the "
+                    f"{account.segment} segment's limit of {fmt_money(limit)}",
+                )
+        spec = market.spec
         rate = spec.taker_fee_ppb if spec.taker_fee_ppb > spec.maker_fee_ppb else spec.maker_fee_ppb
-        fee = div_ceil(qty * price * k * rate, PPB) if rate > 0 else 0
+        fee = -((-order_notional * rate) // PPB) if rate > 0 else 0
+        cash = self.ledger.cash(account.account_id)
         if h.mode is CROSS:
+            need = tiers.requirement(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
             available = self.equity(account) - self.requirement(account, skip=spec.name)
         else:
-            available = (
-                self.ledger.cash(account.account_id)
-                + min(0, self.equity(account) - self.ledger.cash(account.account_id))
-                - self.requirement(account)
-            )
-            need = initial_margin(spec, qty * price * k, h.leverage)
+            need = tiers.initial(order_notional, h.leverage)
+            available = cash + min(0, self.equity(account) - cash) - self.requirement(account)
         if available < need + fee:
             raise Rejection(
                 Reject.INSUFFICIENT_MARGIN,
@@ -442,8 +450,12 @@ class Venue:
 
     # ================================================================== trading
     def _place_order(self, cmd: c.PlaceOrder) -> None:
-        account = self._account(cmd.account)
-        market = self._market(cmd.market)
+        account = self.accounts.get(cmd.account)
+        if account is None:
+            account = self._account(cmd.account)
+        market = self.markets.get(cmd.market)
+        if market is None:
+            market = self._market(cmd.market)
         side = SIDES.get(cmd.side)
         order_type = ORDER_TYPES.get(cmd.order_type)
         tif = TIME_IN_FORCE.get(cmd.time_in_force)
@@ -495,7 +507,7 @@ class Venue:
             self._rest(
                 market,
                 order_id,
-                account.account_id,
+                account,
                 coid,
                 side,
                 book.orders[order_id].open_qty,
@@ -508,7 +520,7 @@ class Venue:
         self,
         market: Market,
         order_id: int,
-        account: str,
+        account: Account,
         coid: str,
         side: int,
         open_qty: int,
@@ -567,7 +579,7 @@ class Venue:
                     coid = taker_coid
                 self.seq += 1
                 self._out.append(
-                    e.OrderCancelled(
+                    _OrderCancelled(
                         seq=self.seq,
                         ts=ts,
                         cmd=self.cmd,
@@ -583,7 +595,7 @@ class Venue:
                 assert cmd is not None
                 self.seq += 1
                 self._out.append(
-                    e.OrderAccepted(
+                    _OrderAccepted(
                         seq=self.seq,
                         ts=ts,
                         cmd=self.cmd,
@@ -603,7 +615,7 @@ class Venue:
             elif type(ev) is Amended:
                 self.seq += 1
                 self._out.append(
-                    e.OrderAmended(
+                    _OrderAmended(
                         seq=self.seq,
                         ts=ts,
                         cmd=self.cmd,
@@ -625,40 +637,39 @@ class Venue:
     def _on_fill(self, market: Market, fill: Fill, ts: int, n: int, touched: list[tuple[Account, Holding]]) -> None:
         spec = market.spec
         k = market.k
-        name = spec.name
         price = fill.price
         qty = fill.qty
-        maker = self.open_orders[fill.maker_order_id]
+        maker_id = fill.maker_order_id
+        maker = self.open_orders[maker_id]
         self._unrest(market, maker, qty)
-        if fill.maker_order_id not in market.book.orders:
-            del self.open_orders[fill.maker_order_id]
-        maker_account = self.accounts[fill.maker_account]
+        if maker_id not in market.book.orders:
+            del self.open_orders[maker_id]
+        maker_account = maker.holder
         taker_account = self.accounts[fill.taker_account]
         maker_h = maker.holding
-        taker_h = taker_account.holdings[name]
+        taker_h = taker_account.holdings[spec.name]
         buy_qty = qty if fill.aggressor_side == BUY else -qty
         notional = qty * price * k
-        ledger = self.ledger
-        self._settle_fill(ledger, market, maker_account, maker_h, -buy_qty, price, notional, spec.maker_fee_ppb)
         maker_fee = self._fee(notional, spec.maker_fee_ppb)
         taker_fee = self._fee(notional, spec.taker_fee_ppb)
-        self._settle_fill(ledger, market, taker_account, taker_h, buy_qty, price, notional, spec.taker_fee_ppb)
+        self._settle_fill(market, maker_account, maker_h, -buy_qty, price, maker_fee)
+        self._settle_fill(market, taker_account, taker_h, buy_qty, price, taker_fee)
         if maker_h.ro_buy_lots or maker_h.ro_sell_lots:
             touched.append((maker_account, maker_h))
         if taker_h.ro_buy_lots or taker_h.ro_sell_lots:
             touched.append((taker_account, taker_h))
         self.seq += 1
         self._out.append(
-            e.Trade(
+            _Trade(
                 seq=self.seq,
                 ts=ts,
                 cmd=self.cmd,
                 trade_id=f"{self.cmd}-{n}",
-                market=name,
+                market=spec.name,
                 price=market.price.format(price),
                 qty=market.qty.format(qty),
                 aggressor_side=SIDE_NAMES[fill.aggressor_side],
-                maker_order_id=fill.maker_order_id,
+                maker_order_id=maker_id,
                 taker_order_id=fill.taker_order_id,
                 maker_account=fill.maker_account,
                 taker_account=fill.taker_account,
@@ -674,25 +685,15 @@ class Venue:
             return div_ceil(notional_micros * rate_ppb, PPB)
         return -div_floor(notional_micros * -rate_ppb, PPB)
 
-    def _settle_fill(
-        self,
-        ledger: Ledger,
-        market: Market,
-        account: Account,
-        h: Holding,
-        signed_qty: int,
-        price: int,
-        notional: int,
-        fee_ppb: int,
-    ) -> None:
+    def _settle_fill(self, market: Market, account: Account, h: Holding, signed_qty: int, price: int, fee: int) -> None:
+        """Book one side of a fill: isolated margin, realized PnL and the fee, all through the ledger."""
+        ledger = self.ledger
         acct = account.account_id
-        before = h.qty
         if h.mode is ISOLATED:
-            self._move_isolated_margin(ledger, market, acct, h, before, signed_qty, price)
+            self._move_isolated_margin(ledger, market, acct, h, h.qty, signed_qty, price)
         realized = h.apply_fill(signed_qty, price, market.k)
         if realized:
             ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, realized)
-        fee = self._fee(notional, fee_ppb)
         if fee:
             ledger.transfer(CASH, acct, SYSTEM, FEE_INCOME, fee)
 
@@ -712,7 +713,7 @@ class Venue:
         else:
             opened = abs(signed_qty)
         if opened:
-            need = initial_margin(market.spec, opened * price * market.k, h.leverage)
+            need = market.tiers.initial(opened * price * market.k, h.leverage)
             ledger.transfer(CASH, acct, ISOLATED_KIND, key, need)
 
     def _trim_reduce_only(self, market: Market, touched: list[tuple[Account, Holding]], ts: int) -> None:
@@ -746,8 +747,12 @@ class Venue:
                 )
 
     def _cancel_order(self, cmd: c.CancelOrder) -> None:
-        account = self._account(cmd.account)
-        market = self._market(cmd.market)
+        account = self.accounts.get(cmd.account)
+        if account is None:
+            account = self._account(cmd.account)
+        market = self.markets.get(cmd.market)
+        if market is None:
+            market = self._market(cmd.market)
         if cmd.order_id is not None and type(cmd.order_id) is not int:
             raise Rejection(Reject.MALFORMED_COMMAND, "order_id must be an integer")
         events = market.book.cancel(account.account_id, cmd.order_id, cmd.client_order_id)
@@ -807,7 +812,7 @@ class Venue:
             self._rest(
                 market,
                 order_id,
-                account.account_id,
+                account,
                 record.client_order_id,
                 record.side,
                 book.orders[order_id].open_qty,
@@ -882,7 +887,10 @@ class Venue:
             return
         market.mark = ticks
         market.book.set_reference(ticks)
-        self._emit(e.MarkPrice, ts, market=market.spec.name, price=market.price.format(ticks))
+        self.seq += 1
+        self._out.append(
+            _MarkPrice(seq=self.seq, ts=ts, cmd=self.cmd, market=market.spec.name, price=market.price.format(ticks))
+        )
 
     def _tick(self, cmd: c.Tick) -> None:
         """Advance venue time. Funding, settlement and liquidation checks hook in here."""
