@@ -492,6 +492,24 @@ class OrderBook:
         best = self.best_ask() if side == BUY else self.best_bid()
         return best is not None and (best <= price if side == BUY else best >= price)
 
+    def protection_limit(self, side: int) -> int | None:
+        """The worst price a market order on ``side`` may fill at now, or None if it cannot fill."""
+        return self._protection_limit(side)
+
+    def restore_resting(self, order: Order) -> None:
+        """Put a resting order back at the end of its level's queue (snapshot restore).
+
+        Orders must be restored in time priority; nothing is matched or validated.
+        """
+        self._rest(order)
+
+    def restore_prices(self, state: str, reference_ticks: int | None, last_trade_ticks: int | None) -> None:
+        """Restore the market state and the prices the band is measured from (snapshot restore)."""
+        self.state = MARKET_STATES[MARKET_STATES.index(state)]
+        self.reference_ticks = reference_ticks
+        self.last_trade_ticks = last_trade_ticks
+        self._update_band()
+
     def _protection_limit(self, side: int) -> int | None:
         """The worst price a market order may fill at, or None if it cannot fill at all.
 

@@ -176,6 +176,7 @@ def _market(name: str, t: _Table) -> MarketSpec:
     max_order = t.decimal("max_order_qty", qty_grid, positive=True)
     tiers = _tiers(t.path + ".margin_tiers", t.data.get("margin_tiers"))
     funding = _funding(t.table("funding"))
+    mark = t.table("mark") if t.has("mark") else _Table({}, f"{t.path}.mark")
     maker = t.decimal("maker_fee", RATE_GRID)
     taker = t.decimal("taker_fee", RATE_GRID)
     if maker + taker < 0:
@@ -196,6 +197,10 @@ def _market(name: str, t: _Table) -> MarketSpec:
         taker_fee_ppb=taker,
         tiers=tiers,
         funding=funding,
+        mark_band_ppb=mark.decimal("band", RATE_GRID, positive=True)
+        if mark.has("band")
+        else tiers[0].maintenance_rate_ppb,
+        basis_window=mark.integer("basis_window", minimum=1) if mark.has("basis_window") else 30,
     )
 
 
@@ -294,4 +299,6 @@ def _clearing(t: _Table) -> ClearingSpec:
         clearing_house_capital_micros=t.decimal("clearing_house_capital", MONEY_GRID, minimum=0)
         if t.has("clearing_house_capital")
         else 0,
+        settlement_interval_ms=t.integer("settlement_interval_ms", minimum=1),
+        settlement_offset_ms=t.integer("settlement_offset_ms", minimum=0),
     )

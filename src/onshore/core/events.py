@@ -118,6 +118,12 @@ class IndexPrice(Event, frozen=True, tag="index_price"):
     sources_used: list[str]
 
 
+class IndexStale(Event, frozen=True, tag="index_stale"):
+    index: str
+    sources_used: list[str]
+    left_out: list[str]
+
+
 class MarkPrice(Event, frozen=True, tag="mark_price"):
     market: str
     price: str
@@ -129,6 +135,8 @@ class FundingRate(Event, frozen=True, tag="funding_rate"):
     rate_8h: str
     premium: str
     interest: str
+    funding_time: int
+    mark_price: str
 
 
 class FundingPayment(Event, frozen=True, tag="funding_payment"):

@@ -77,6 +77,8 @@ class MarketSpec:
     taker_fee_ppb: int
     tiers: tuple[MarginTier, ...]
     funding: FundingSpec
+    mark_band_ppb: int
+    basis_window: int
 
     def notional_micros(self, price_ticks: int, qty_lots: int) -> int:
         """Exact notional: price × qty × contract size, in micro-dollars."""
@@ -124,6 +126,8 @@ class ClearingSpec:
     adl_ranking: str
     insurance_fund_micros: int
     clearing_house_capital_micros: int
+    settlement_interval_ms: int
+    settlement_offset_ms: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,6 +132,10 @@ def _document(venue: Venue) -> dict[str, Any]:
             "mark_price": None if market.mark is None else market.price.format(market.mark),
             "open_interest": market.qty.format(oi),
             "last_funding_rate": fmt_rate(market.last_funding_rate_ppb),
+            "last_settlement_price": None
+            if market.last_settlement_ticks is None
+            else market.price.format(market.last_settlement_ticks),
+            "index_stale": market.index_stale,
         }
     system = {name: fmt_money(v) for name, v in sorted(ledger.balances[SYSTEM].items())}
     return {
@@ -159,6 +163,7 @@ def _extra(venue: Venue) -> dict[str, Any]:
             "asks": [[o.order_id, o.open_qty] for o in book.iter_side(SELL)],
             "last_trade": book.last_trade_ticks,
             "reference": book.reference_ticks,
+            "pricing": venue.markets[name].pricing_state(),
         }
     holdings = {}
     for account_id in sorted(venue.accounts):
@@ -170,4 +175,5 @@ def _extra(venue: Venue) -> dict[str, Any]:
         "client_order_ids": {a: sorted(ids.items()) for a, ids in sorted(venue.client_order_ids.items())},
         "cash_accounts": sorted(k for k, v in venue.ledger.balances[CASH].items()),
         "index_prices": sorted(venue.index_prices.items()),
+        "schedule": venue.extra_state(),
     }

@@ -36,6 +36,7 @@ from onshore.clearing.ledger import (
     INSURANCE_FUND,
     MEMBER_CAPITAL,
     MEMBER_DEFAULT_FUND,
+    ROUNDING,
     SYSTEM,
     VARIATION_SETTLEMENT,
     Ledger,
@@ -46,8 +47,13 @@ from onshore.core import commands as c
 from onshore.core import events as e
 from onshore.core.reasons import Cancel, Reject
 from onshore.core.spec import LEVERAGE_SCALE, IndexSpec, MarketSpec, VenueConfig
-from onshore.core.units import PPB, div_ceil, div_floor, split_decimal
-from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money
+from onshore.core.units import PPB, div_ceil, div_floor
+from onshore.pricing.funding import distribute_funding, funding_rate_for, premium_ppb
+from onshore.pricing.impact import impact_ask_ticks, impact_bid_ticks
+from onshore.pricing.index import index_price_for
+from onshore.pricing.mark import basis_sample_ticks, mark_components, median3
+from onshore.pricing.ticks import convert_price_ticks
+from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate
 from onshore.venue.errors import VenueStopped
 from onshore.venue.state import state_document, state_hash_of
 
@@ -89,9 +95,28 @@ class OpenOrder:
 
 
 class Market:
-    """One market at run time: its spec, book, codecs and prices."""
+    """One market at run time: its spec, book, codecs, prices and pricing state."""
 
-    __slots__ = ("book", "index", "index_ticks", "k", "last_funding_rate_ppb", "mark", "price", "qty", "spec", "tiers")
+    __slots__ = (
+        "basis_samples",
+        "book",
+        "index",
+        "index_stale",
+        "index_ticks",
+        "k",
+        "last_funding_rate_ppb",
+        "last_settlement_ticks",
+        "mark",
+        "mark_a",
+        "mark_b",
+        "next_funding_ms",
+        "next_sample_ms",
+        "premium_samples",
+        "price",
+        "qty",
+        "spec",
+        "tiers",
+    )
 
     def __init__(self, spec: MarketSpec, index: IndexSpec, client_order_ids: dict[str, dict[str, int]]) -> None:
         self.spec = spec
@@ -109,7 +134,39 @@ class Market:
         self.qty = GridCodec(spec.qty_grid, "qty")
         self.mark: int | None = None
         self.index_ticks: int | None = None
+        self.index_stale = False
         self.last_funding_rate_ppb = 0
+        self.last_settlement_ticks: int | None = None
+        self.basis_samples: list[int] = []  # the moving-average window of basis samples (ticks)
+        self.premium_samples: list[int] = []  # premium samples (ppb) of the current funding interval
+        self.mark_a: int | None = None  # index + average basis, as of the last full recompute
+        self.mark_b: int | None = None  # clamped impact mid, as of the last full recompute
+        self.next_sample_ms = 0
+        self.next_funding_ms = 0
+
+    def pricing_state(self) -> dict[str, Any]:
+        """The pricing state a snapshot must carry."""
+        return {
+            "index_stale": self.index_stale,
+            "last_settlement_ticks": self.last_settlement_ticks,
+            "basis_samples": list(self.basis_samples),
+            "premium_samples": list(self.premium_samples),
+            "mark_a": self.mark_a,
+            "mark_b": self.mark_b,
+            "next_sample_ms": self.next_sample_ms,
+            "next_funding_ms": self.next_funding_ms,
+        }
+
+    def restore_pricing_state(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`pricing_state` saved."""
+        self.index_stale = bool(state["index_stale"])
+        self.last_settlement_ticks = state["last_settlement_ticks"]
+        self.basis_samples = [int(x) for x in state["basis_samples"]]
+        self.premium_samples = [int(x) for x in state["premium_samples"]]
+        self.mark_a = state["mark_a"]
+        self.mark_b = state["mark_b"]
+        self.next_sample_ms = int(state["next_sample_ms"])
+        self.next_funding_ms = int(state["next_funding_ms"])
 
 
 class Venue:
@@ -132,6 +189,8 @@ class Venue:
         self.open_orders: dict[int, OpenOrder] = {}
         self.index_prices: dict[str, int] = {}  # index name -> price in the index grid's units
         self.loss_attribution: dict[str, int] = {}
+        self.clock_started = False
+        self.next_settlement_ms = 0
         self._out: list[e.Event] = []
         self._handlers: dict[type, Callable[[Any], None]] = {
             c.RegisterMember: self._register_member,
@@ -182,7 +241,47 @@ class Venue:
             self._stop(f"{type(exc).__name__} in {type(command).__name__}: {exc}")
             raise VenueStopped(self.stopped) from exc
         self.ts = ts
+        if not self.clock_started:
+            self._start_clock(ts)
         return out
+
+    def _start_clock(self, ts: int) -> None:
+        """Schedule the periodic work from the first accepted command's time.
+
+        Every schedule is aligned to multiples of its interval (funding on the hour,
+        settlement at 00:00 and 12:00 UTC by default): the next run is the first boundary
+        strictly after ``ts``.
+        """
+        self.clock_started = True
+        for market in self.markets.values():
+            f = market.spec.funding
+            market.next_sample_ms = (ts // f.premium_sample_ms + 1) * f.premium_sample_ms
+            market.next_funding_ms = (ts // f.interval_ms + 1) * f.interval_ms
+        c_spec = self.config.clearing
+        step, offset = c_spec.settlement_interval_ms, c_spec.settlement_offset_ms
+        self.next_settlement_ms = ((ts - offset) // step + 1) * step + offset
+
+    def extra_state(self) -> dict[str, Any]:
+        """Venue-level scheduling state for snapshots."""
+        return {"clock_started": self.clock_started, "next_settlement_ms": self.next_settlement_ms}
+
+    def restore_extra_state(self, state: dict[str, Any]) -> None:
+        """Put back what :meth:`extra_state` saved."""
+        self.clock_started = bool(state["clock_started"])
+        self.next_settlement_ms = int(state["next_settlement_ms"])
+
+    def snapshot(self) -> bytes:
+        """The whole state as canonical JSON bytes (see :mod:`onshore.venue.snapshot`)."""
+        from onshore.venue.snapshot import snapshot
+
+        return snapshot(self)
+
+    @staticmethod
+    def restore(config: VenueConfig, data: bytes) -> Venue:
+        """A Venue in the state a :meth:`snapshot` recorded."""
+        from onshore.venue.snapshot import restore
+
+        return restore(config, data)
 
     def reject_line(self, reason: str, detail: str, line: int | None = None) -> list[e.Event]:
         """Number a command that could not be decoded and return its rejection event."""
@@ -489,7 +588,7 @@ class Venue:
                     f"a reduce-only {cmd.side} of {cmd.qty} would not only reduce the position of {h.qty}",
                 )
         else:
-            check_price = price if order_type == LIMIT else book._protection_limit(side)
+            check_price = price if order_type == LIMIT else book.protection_limit(side)
             self._check_order_margin(account, market, h, side, qty, check_price)
 
         order_id = self.cmd
@@ -632,7 +731,7 @@ class Venue:
         if touched:
             self._trim_reduce_only(market, touched, ts)
         if traded:
-            self._set_mark(market, market.book.last_trade_ticks, ts)
+            self._refresh_mark(market, ts, full=False)
 
     def _on_fill(self, market: Market, fill: Fill, ts: int, n: int, touched: list[tuple[Account, Holding]]) -> None:
         spec = market.spec
@@ -850,39 +949,89 @@ class Venue:
             raise Rejection(
                 Reject.UNKNOWN_INDEX, f"no index {cmd.index!r}; indices are {', '.join(self.config.indices)}"
             )
-        fresh: list[tuple[int, str]] = []
+        if type(cmd.quotes) is not list:
+            raise Rejection(Reject.MALFORMED_COMMAND, "quotes must be a list of {source, price, ts}")
+        quotes: list[tuple[str, int, int]] = []
         for quote in cmd.quotes:
-            if quote.source not in spec.sources:
-                continue
             try:
                 units = spec.price_grid.parse(quote.price)
             except ValueError as exc:
                 raise Rejection(Reject.BAD_DECIMAL, f"quote from {quote.source}: {exc}") from None
             if units <= 0:
                 raise Rejection(Reject.NON_POSITIVE, f"quote from {quote.source} must be positive")
-            if cmd.ts - quote.ts <= spec.max_age_ms:
-                fresh.append((units, quote.source))
-        if len(fresh) < spec.min_sources:
+            if type(quote.ts) is not int:
+                raise Rejection(Reject.MALFORMED_COMMAND, f"quote from {quote.source}: ts must be an integer")
+            quotes.append((quote.source, units, quote.ts))
+        result = index_price_for(spec, quotes, cmd.ts)
+        markets = [m for m in self.markets.values() if m.spec.index == spec.name]
+        if result.stale or result.price_ticks is None:
+            self._emit(
+                e.IndexStale,
+                cmd.ts,
+                index=spec.name,
+                sources_used=sorted(result.sources_used),
+                left_out=[f"{source}: {reason}" for source, reason in result.left_out],
+            )
+            for market in markets:
+                market.index_stale = True
             return
-        fresh.sort()
-        mid = len(fresh) // 2
-        price = fresh[mid][0] if len(fresh) % 2 else div_floor(fresh[mid - 1][0] + fresh[mid][0], 2)
+        price = result.price_ticks
         self.index_prices[spec.name] = price
         self._emit(
             e.IndexPrice,
             cmd.ts,
             index=spec.name,
             price=spec.price_grid.format(price),
-            sources_used=sorted(source for _, source in fresh),
+            sources_used=sorted(result.sources_used),
         )
-        for market in self.markets.values():
-            if market.spec.index == spec.name:
-                ticks = _convert(price, spec, market.spec)
-                market.index_ticks = ticks
-                self._set_mark(market, ticks, cmd.ts)
+        for market in markets:
+            market.index_ticks = convert_price_ticks(price, spec.price_grid, market.spec.price_grid, "half_even")
+            market.index_stale = False
+            self._refresh_mark(market, cmd.ts, full=True)
+
+    def _refresh_mark(self, market: Market, ts: int, full: bool) -> None:
+        """Recompute the mark: the median of index + average basis, clamped impact mid, last trade.
+
+        ``full`` recomputes the two book-and-index components (on index updates and premium
+        samples); otherwise only the last-trade component changes (after trades). With no
+        index yet the mark is the last trade price; while the index is stale the mark is
+        frozen. See docs/pricing.md.
+        """
+        index = market.index_ticks
+        last = market.book.last_trade_ticks
+        if index is None:
+            self._set_mark(market, last, ts)
+            return
+        if market.index_stale:
+            return
+        a, b = market.mark_a, market.mark_b
+        if full or a is None or b is None:
+            ib, ia = self._impact(market)
+            parts = mark_components(
+                index_ticks=index,
+                basis_samples_ticks=market.basis_samples,
+                impact_bid_ticks=ib,
+                impact_ask_ticks=ia,
+                last_trade_ticks=last,
+                impact_band_ppb=market.spec.mark_band_ppb,
+            )
+            market.mark_a = parts.index_basis_ticks
+            market.mark_b = parts.impact_mid_ticks
+            self._set_mark(market, parts.mark_ticks, ts)
+            return
+        self._set_mark(market, median3(a, b, index if last is None else last), ts)
+
+    def _impact(self, market: Market) -> tuple[int | None, int | None]:
+        """Impact bid and ask of the market's configured impact notional (ticks)."""
+        book = market.book
+        notional = market.spec.funding.impact_notional_micros
+        return (
+            impact_bid_ticks([(p, q) for p, q, _ in book.depth(BUY)], notional, market.k),
+            impact_ask_ticks([(p, q) for p, q, _ in book.depth(1 - BUY)], notional, market.k),
+        )
 
     def _set_mark(self, market: Market, ticks: int | None, ts: int) -> None:
-        """The mark price until the pricing module lands: the latest index or trade price."""
+        """Adopt a new mark price: emit it and move the book's price band with it."""
         if ticks is None or ticks == market.mark:
             return
         market.mark = ticks
@@ -893,7 +1042,122 @@ class Venue:
         )
 
     def _tick(self, cmd: c.Tick) -> None:
-        """Advance venue time. Funding, settlement and liquidation checks hook in here."""
+        """Advance venue time and run, in time order, everything that fell due up to ``cmd.ts``.
+
+        At equal times: premium samples, then funding, then variation settlement; markets
+        in configuration order. Several intervals at once are run one by one.
+        """
+        if not self.clock_started:
+            return
+        now = cmd.ts
+        markets = list(self.markets.values())
+        while True:
+            due = now + 1
+            job = -1
+            which: Market | None = None
+            for m in markets:
+                if m.next_sample_ms < due:
+                    due, job, which = m.next_sample_ms, 0, m
+            for m in markets:
+                if m.next_funding_ms < due:
+                    due, job, which = m.next_funding_ms, 1, m
+            if self.next_settlement_ms < due:
+                due, job, which = self.next_settlement_ms, 2, None
+            if due > now:
+                return
+            if job == 0:
+                assert which is not None
+                self._premium_sample(which, due, now)
+                which.next_sample_ms += which.spec.funding.premium_sample_ms
+            elif job == 1:
+                assert which is not None
+                self._fund(which, due, now)
+                which.next_funding_ms += which.spec.funding.interval_ms
+            else:
+                self._settle(due, now)
+                self.next_settlement_ms += self.config.clearing.settlement_interval_ms
+
+    def _premium_sample(self, market: Market, at: int, ts: int) -> None:
+        """One premium sample and one basis sample, then a full mark recompute; paused while the index is stale."""
+        index = market.index_ticks
+        if index is None or market.index_stale:
+            return
+        ib, ia = self._impact(market)
+        market.premium_samples.append(premium_ppb(index, ib, ia))
+        basis = basis_sample_ticks(market.book.best_bid(), market.book.best_ask(), index)
+        if basis is not None:
+            market.basis_samples.append(basis)
+            if len(market.basis_samples) > market.spec.basis_window:
+                del market.basis_samples[0]
+        self._refresh_mark(market, ts, full=True)
+
+    def _fund(self, market: Market, at: int, ts: int) -> None:
+        """Pay funding for the interval ending at ``at``: longs pay shorts when the rate is positive.
+
+        No samples in the interval (the index was stale throughout) means no funding.
+        Payments move through ``variation_settlement``, and the rounding remainder (every
+        payment rounds against the trader) goes to ``rounding``: zero-sum to the micro-dollar.
+        """
+        samples = market.premium_samples
+        market.premium_samples = []
+        mark = market.mark
+        if not samples or mark is None:
+            return
+        rate = funding_rate_for(market.spec.funding, samples)
+        market.last_funding_rate_ppb = rate.rate_ppb
+        name = market.spec.name
+        self._emit(
+            e.FundingRate,
+            ts,
+            market=name,
+            rate=fmt_rate(rate.rate_ppb),
+            rate_8h=fmt_rate(rate.rate_8h_ppb),
+            premium=fmt_rate(rate.premium_ppb),
+            interest=fmt_rate(rate.interest_ppb),
+            funding_time=at,
+            mark_price=market.price.format(mark),
+        )
+        holders: list[tuple[str, Holding]] = []
+        for account in sorted(self.accounts.values(), key=_account_id):
+            h = account.holdings.get(name)
+            if h is not None and h.qty:
+                holders.append((account.account_id, h))
+        if not holders or rate.rate_ppb == 0:
+            return
+        dist = distribute_funding([h.qty for _, h in holders], mark, market.k, rate.rate_ppb)
+        ledger = self.ledger
+        for (acct, _h), amount in zip(holders, dist.payments_micros, strict=True):
+            ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, amount)
+            self._emit(e.FundingPayment, ts, account=acct, market=name, amount=fmt_money(amount))
+        ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, SYSTEM, ROUNDING, dist.rounding_micros)
+
+    def _settle(self, at: int, ts: int) -> None:
+        """Variation settlement: pay each position's unrealized PnL at the mark into cash; reset its cost basis.
+
+        Equity does not move. Isolated positions settle into their isolated margin.
+        """
+        ledger = self.ledger
+        for name, market in self.markets.items():
+            mark = market.mark
+            if mark is None:
+                continue
+            market.last_settlement_ticks = mark
+            k = market.k
+            price = market.price.format(mark)
+            for account in sorted(self.accounts.values(), key=_account_id):
+                h = account.holdings.get(name)
+                if h is None or not h.qty:
+                    continue
+                value = h.qty * mark * k
+                amount = value - h.cost
+                h.cost = value
+                if h.mode is ISOLATED:
+                    ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, ISOLATED_KIND, f"{account.account_id}/{name}", amount)
+                else:
+                    ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, account.account_id, amount)
+                self._emit(
+                    e.Settlement, ts, market=name, price=price, account=account.account_id, amount=fmt_money(amount)
+                )
 
     # ================================================================== events
     def _emit(self, event_type: type[e.Event], ts: int, **fields: Any) -> None:
@@ -929,12 +1193,5 @@ class Venue:
                     raise AssertionError(f"{account.account_id} {name}: open-order totals drifted")
 
 
-def _convert(units: int, index: IndexSpec, spec: MarketSpec) -> int:
-    """An index price in the index grid's units -> the market's ticks, rounded half down."""
-    i_num, i_exp = split_decimal(index.price_grid.step)
-    t_num, t_exp = split_decimal(spec.price_grid.step)
-    top = units * i_num * 10**t_exp
-    bottom = t_num * 10**i_exp
-    q, r = divmod(top, bottom)
-    ticks: int = q + 1 if 2 * r > bottom else q
-    return ticks
+def _account_id(account: Account) -> str:
+    return account.account_id
