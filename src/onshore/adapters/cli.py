@@ -35,6 +35,8 @@ def replay_lines(venue: Venue, lines: Iterable[str | bytes]) -> Iterator[Event]:
     """Apply JSON Lines commands; a line that is not a valid command becomes a rejection naming it."""
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf" if isinstance(line, bytes) else "\ufeff")  # a UTF-8 BOM
         if not line:
             continue
         try:
@@ -52,6 +54,8 @@ def replay(
     state_out: Annotated[Path | None, typer.Option("--state-out", help="write the final state document here")] = None,
 ) -> None:
     """Apply a command file and print the events as JSON Lines."""
+    if str(commands) != "-" and not commands.is_file():
+        raise typer.BadParameter(f"no such command file: {commands}", param_hint="COMMANDS")
     venue = _load_venue(config)
     out: BinaryIO = sys.stdout.buffer
     stream = sys.stdin.buffer if str(commands) == "-" else commands.open("rb")

@@ -76,24 +76,24 @@ class Tiers:
         """Initial margin for a position and its open orders: the worse of two cases.
 
         Every open buy fills (position ``qty + B``, priced at the higher of the mark and
-        the average buy price, plus the loss of buying above the mark) or every open sell
-        fills (position ``qty − S``, likewise). ``mark_ticks`` 0 means no mark yet: order
-        prices stand in for it. Runtime complexity: O(tiers).
+        the average buy price) or every open sell fills (position ``qty − S``, likewise).
+        Adding an order never lowers the requirement. The open loss of an order (buying
+        above the mark, selling below it) is charged once, when the order is placed
+        (:func:`open_loss`), as Binance's "order cost" does. ``mark_ticks`` 0 means no mark
+        yet: order prices stand in for it. Runtime complexity: O(tiers).
         """
         k = self.k
         best = 0
         if buy_lots or qty_lots > 0:
             avg = -((-buy_notional_micros) // (buy_lots * k)) if buy_lots else 0
             price = avg if avg > mark_ticks else mark_ticks
-            loss = buy_notional_micros - buy_lots * mark_ticks * k if mark_ticks else 0
             lots = qty_lots + buy_lots
-            best = self.initial((lots if lots >= 0 else -lots) * price * k, leverage) + (loss if loss > 0 else 0)
+            best = self.initial((lots if lots >= 0 else -lots) * price * k, leverage)
         if sell_lots or qty_lots < 0:
             avg = -((-sell_notional_micros) // (sell_lots * k)) if sell_lots else 0
             price = avg if avg > mark_ticks else mark_ticks
-            loss = sell_lots * mark_ticks * k - sell_notional_micros if mark_ticks else 0
             lots = qty_lots - sell_lots
-            need = self.initial((lots if lots >= 0 else -lots) * price * k, leverage) + (loss if loss > 0 else 0)
+            need = self.initial((lots if lots >= 0 else -lots) * price * k, leverage)
             if need > best:
                 best = need
         return best
@@ -134,8 +134,10 @@ def tiers_of(spec: MarketSpec) -> Tiers:
 def initial_margin(spec: MarketSpec, notional_micros: int, leverage: int) -> int:
     """Initial margin of an absolute notional at ``leverage`` (hundredths).
 
-    ``IM = max(⌈N / L⌉, tier initial(N))``: the account's chosen leverage, but never more
-    leverage than the tier the notional falls in allows.
+    ``IM = max(⌈N / L⌉, tier initial(N))``: the account's chosen leverage, but never less
+    margin than the tiers ask. The tier requirement is in the cumulative-deduction form,
+    so each tier's rate applies to the slice of notional inside it (as Binance and
+    Hyperliquid do): a $2M BTC-PERP position at 50× needs $60,000, 33× overall.
     """
     return tiers_of(spec).initial(abs(notional_micros), leverage)
 
@@ -148,6 +150,18 @@ def maintenance_margin(spec: MarketSpec, notional_micros: int) -> int:
 def max_leverage_at(spec: MarketSpec, notional_micros: int) -> int:
     """The highest leverage (hundredths) the tier holding ``notional_micros`` allows."""
     return tiers_of(spec).leverage_cap(abs(notional_micros))
+
+
+def open_loss(side_is_buy: bool, qty_lots: int, price_ticks: int, mark_ticks: int, k: int) -> int:
+    """The loss an order locks in on filling at its price rather than the mark (0 if none).
+
+    Buying above the mark or selling below it; charged when the order is placed. With no
+    mark yet (``mark_ticks`` 0) there is none.
+    """
+    if not mark_ticks:
+        return 0
+    gap = price_ticks - mark_ticks if side_is_buy else mark_ticks - price_ticks
+    return gap * qty_lots * k if gap > 0 else 0
 
 
 def unrealized_pnl(qty_lots: int, cost_micros: int, mark_ticks: int, micros_per_tick_lot: int) -> int:

@@ -41,7 +41,7 @@ LOSS_LAYERS = (
 
 
 def _entry_price(market: Market, qty: int, cost: int) -> str:
-    """Average entry price in USD, to 8 decimals (display only; the cost basis is exact)."""
+    """Average entry price in USD, to 8 decimals, rounded to nearest (display only; the cost basis is exact)."""
     usd = Fraction(cost, qty * market.k) * Fraction(market.spec.tick_size)
     return format_scaled(round(usd * 10**8), 8)
 

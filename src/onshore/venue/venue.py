@@ -42,7 +42,7 @@ from onshore.clearing.ledger import (
     Ledger,
 )
 from onshore.clearing.ledger import ISOLATED as ISOLATED_KIND
-from onshore.clearing.margin import Tiers
+from onshore.clearing.margin import Tiers, open_loss
 from onshore.core import commands as c
 from onshore.core import events as e
 from onshore.core.reasons import Cancel, Reject
@@ -58,6 +58,7 @@ from onshore.venue.errors import VenueStopped
 from onshore.venue.state import state_document, state_hash_of
 
 REDUCE_ONLY_EXCESS: Final = "reduce_only"
+MAX_TS: Final = 7_258_118_400_000  # 2200-01-01: a ts beyond it is a unit mistake, not a time
 
 # Module-level Final aliases: compiled code reads them as C statics, not dict lookups.
 _Trade: Final = e.Trade
@@ -229,6 +230,9 @@ class Venue:
             return out
         if ts < self.ts:
             self._reject(Reject.STALE_TIMESTAMP, f"ts {ts} is older than venue time {self.ts}", command)
+            return out
+        if ts > MAX_TS:
+            self._reject(Reject.MALFORMED_COMMAND, f"ts {ts} is beyond the year 2200 (ms since the epoch)", command)
             return out
         try:
             handler(command)
@@ -534,6 +538,7 @@ class Venue:
         rate = spec.taker_fee_ppb if spec.taker_fee_ppb > spec.maker_fee_ppb else spec.maker_fee_ppb
         fee = -((-order_notional * rate) // PPB) if rate > 0 else 0
         cash = self.ledger.cash(account.account_id)
+        fee += open_loss(side == BUY, qty, price, mark, k)
         if h.mode is CROSS:
             need = tiers.requirement(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
             available = self.equity(account) - self.requirement(account, skip=spec.name)
@@ -543,7 +548,7 @@ class Venue:
         if available < need + fee:
             raise Rejection(
                 Reject.INSUFFICIENT_MARGIN,
-                f"the order needs {fmt_money(need + fee)} of initial margin and fees; the account has "
+                f"the order needs {fmt_money(need + fee)} of initial margin, open loss and fees; the account has "
                 f"{fmt_money(max(available, 0))} available",
             )
 

@@ -1,0 +1,140 @@
+"""Liquidation and loss allocation: pure functions of exact integers (docs/liquidation.md).
+
+The Venue applies them account by account; the stress lab applies the same rules to
+arrays. Prices are ticks, quantities lots, money micro-dollars; ``k`` is the market's
+micro-dollars per tick-lot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+
+from onshore.core.units import div_ceil, div_floor
+
+
+def bankruptcy_price(qty_lots: int, equity_micros: int, mark_ticks: int, k: int) -> int:
+    """The price at which closing the whole position leaves the account's equity at zero.
+
+    Long: ``P_b = M − E / (q·K)``, rounded up; short: ``P_b = M + E / (|q|·K)``, rounded down.
+    Either rounding moves the price toward the mark, so a fill at or better than ``P_b``
+    never leaves negative equity. With ``E < 0`` the bankruptcy price lies beyond the mark.
+    Runtime complexity: O(1).
+    """
+    if qty_lots > 0:
+        return mark_ticks - div_floor(equity_micros, qty_lots * k)
+    return mark_ticks + div_floor(equity_micros, -qty_lots * k)
+
+
+def trigger_price(qty_lots: int, excess_micros: int, mark_ticks: int, k: int) -> int:
+    """A conservative liquidation trigger: where the excess over maintenance would reach zero.
+
+    Assumes only this market moves and ignores that the maintenance requirement falls with
+    the price, so the real trigger is never beyond it: a long is checked once the mark is at
+    or below it, a short once the mark is at or above it.
+    """
+    if qty_lots > 0:
+        return mark_ticks - div_floor(excess_micros, qty_lots * k)
+    return mark_ticks + div_floor(excess_micros, -qty_lots * k)
+
+
+def lots_to_restore(
+    qty_lots: int,
+    equity_micros: int,
+    other_maintenance_micros: int,
+    mark_ticks: int,
+    k: int,
+    maintenance: Callable[[int], int],
+    fee_rate_ppb: int,
+) -> int:
+    """The fewest lots to close at the mark so that equity covers maintenance again.
+
+    After closing ``c`` lots the account needs ``E − fee(c) ≥ MM(|q| − c) + MM(other)``,
+    the liquidation fee rounded up. Monotone in ``c``, so a binary search finds the least
+    ``c``; if no ``c`` below ``|q|`` suffices, the whole position. O(log |q| × tiers).
+    """
+    size = abs(qty_lots)
+
+    def ok(c: int) -> bool:
+        fee = div_ceil(c * mark_ticks * k * fee_rate_ppb, 1_000_000_000)
+        return equity_micros - fee >= maintenance((size - c) * mark_ticks * k) + other_maintenance_micros
+
+    lo, hi = 1, size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def adl_score(upnl_micros: int, cost_micros: int, notional_micros: int, equity_micros: int) -> Fraction:
+    """The auto-deleveraging priority: profit ratio × effective leverage, exactly.
+
+    ``profit = uPnL / |cost|`` and ``leverage = notional / equity`` (BitMEX's published
+    ranking, "ADL ranking = PNL percentage × effective leverage" when profitable; an
+    unprofitable position ranks by its profit ratio ÷ leverage, below every profitable one).
+    An account with non-positive equity ranks last.
+    """
+    if cost_micros == 0 or equity_micros <= 0:
+        return Fraction(-(10**30))
+    profit = Fraction(upnl_micros, abs(cost_micros))
+    leverage = Fraction(abs(notional_micros), equity_micros)
+    return profit * leverage if profit > 0 else profit / leverage
+
+
+def rank_for_adl(candidates: Sequence[tuple[str, Fraction, int]]) -> list[tuple[str, int]]:
+    """Order ``(account, score, lots)`` by score, highest first; ties by account id.
+
+    Returns ``(account, lots)`` in the order they are deleveraged.
+    """
+    ordered = sorted(candidates, key=lambda c: (-c[1], c[0]))
+    return [(account, lots) for account, _score, lots in ordered]
+
+
+def take_in_order(ranked: Sequence[tuple[str, int]], needed: int) -> list[tuple[str, int]]:
+    """Take ``needed`` lots from the ranked positions, each up to its whole size, in order."""
+    out: list[tuple[str, int]] = []
+    for account, lots in ranked:
+        if needed <= 0:
+            break
+        take = min(lots, needed)
+        if take > 0:
+            out.append((account, take))
+            needed -= take
+    return out
+
+
+def pro_rata(weights: Sequence[tuple[str, int]], total: int) -> list[tuple[str, int]]:
+    """Split ``total`` in proportion to the weights, exactly, by the largest-remainder method.
+
+    Each share is ``⌊total × w / Σw⌋``; the units left over go one each to the largest
+    remainders (ties by key). Shares never exceed ``total`` and sum to it exactly when the
+    weights are positive. Keys with zero weight get nothing.
+    """
+    positive = [(key, w) for key, w in weights if w > 0]
+    weight_sum = sum(w for _, w in positive)
+    if total <= 0 or weight_sum <= 0:
+        return []
+    shares = []
+    given = 0
+    for key, w in positive:
+        q, r = divmod(total * w, weight_sum)
+        shares.append([key, q, r])
+        given += q
+    left = total - given
+    for item in sorted(shares, key=lambda s: (-s[2], s[0]))[:left]:
+        item[1] += 1
+    return [(key, amount) for key, amount, _ in shares if amount > 0]
+
+
+def capped_pro_rata(caps: Sequence[tuple[str, int]], total: int) -> list[tuple[str, int]]:
+    """Split ``total`` in proportion to the caps, never above any cap (for haircuts and assessments)."""
+    available = sum(c for _, c in caps if c > 0)
+    take = min(total, available)
+    if take <= 0:
+        return []
+    if take == available:
+        return [(key, c) for key, c in caps if c > 0]
+    return pro_rata(caps, take)
