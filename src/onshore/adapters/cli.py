@@ -35,8 +35,8 @@ def replay_lines(venue: Venue, lines: Iterable[str | bytes]) -> Iterator[Event]:
     """Apply JSON Lines commands; a line that is not a valid command becomes a rejection naming it."""
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
-        if number == 1:
-            line = line.removeprefix(b"\xef\xbb\xbf" if isinstance(line, bytes) else "\ufeff")  # a UTF-8 BOM
+        if number == 1:  # a UTF-8 byte-order mark is not part of the command
+            line = line.removeprefix(b"\xef\xbb\xbf") if isinstance(line, bytes) else line.removeprefix("\ufeff")
         if not line:
             continue
         try:

@@ -211,6 +211,26 @@ class DisclosureRegistry:
                 raise ValueError(f"unknown disclosure document {document!r} (known: {', '.join(known)})")
         return cls(versions, texts)
 
+    @classmethod
+    def from_snapshot(cls, snapshot: Mapping[str, Mapping[str, object]], loss_model: str) -> DisclosureRegistry:
+        """Rebuild a registry from :meth:`snapshot`, with the shipped texts of ``loss_model``.
+
+        Raises ``ValueError`` if the snapshot is inconsistent (checked by :meth:`check_invariants`).
+        """
+        registry = cls(
+            {document: str(entry["current"]) for document, entry in snapshot.items()}, shipped_texts(loss_model)
+        )
+        for document, entry in snapshot.items():
+            published = entry["published"]
+            if not isinstance(published, list) or not all(isinstance(v, str) for v in published):
+                raise ValueError(f"{document}: published must be a list of versions")
+            registry._published[document] = list(published)
+        try:
+            registry.check_invariants()
+        except AssertionError as exc:
+            raise ValueError(f"inconsistent disclosure snapshot: {exc}") from exc
+        return registry
+
     # ------------------------------------------------------------------ reading
     @property
     def documents(self) -> tuple[str, ...]:

@@ -82,6 +82,8 @@ def review_application(
     missing. Deterministic and pure.
     """
     decoded, findings = decode_profile(profile)
+    if any(finding.reason == Reason.MALFORMED_PROFILE for finding in findings):
+        return Rejected(findings=tuple(findings))
     mistyped = {finding.field for finding in findings if finding.reason == Reason.INVALID_TYPE}
     verified, kyc = check_profile(decoded, ts_ms, config)
     findings += [f for f in kyc if not (f.reason == Reason.MISSING_FIELD and f.field in mistyped)]

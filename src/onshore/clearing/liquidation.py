@@ -117,16 +117,17 @@ def pro_rata(weights: Sequence[tuple[str, int]], total: int) -> list[tuple[str, 
     weight_sum = sum(w for _, w in positive)
     if total <= 0 or weight_sum <= 0:
         return []
-    shares = []
+    amounts: dict[str, int] = {}
+    remainders: list[tuple[int, str]] = []
     given = 0
     for key, w in positive:
         q, r = divmod(total * w, weight_sum)
-        shares.append([key, q, r])
+        amounts[key] = q
+        remainders.append((-r, key))
         given += q
-    left = total - given
-    for item in sorted(shares, key=lambda s: (-s[2], s[0]))[:left]:
-        item[1] += 1
-    return [(key, amount) for key, amount, _ in shares if amount > 0]
+    for _r, key in sorted(remainders)[: total - given]:
+        amounts[key] += 1
+    return [(key, amounts[key]) for key, _ in positive if amounts[key] > 0]
 
 
 def capped_pro_rata(caps: Sequence[tuple[str, int]], total: int) -> list[tuple[str, int]]:

@@ -301,4 +301,17 @@ def _clearing(t: _Table) -> ClearingSpec:
         else 0,
         settlement_interval_ms=t.integer("settlement_interval_ms", minimum=1),
         settlement_offset_ms=t.integer("settlement_offset_ms", minimum=0),
+        liquidation_fee_ppb=t.decimal("liquidation_fee", RATE_GRID, minimum=0),
+        liquidation_slice_micros=t.decimal("liquidation_slice", MONEY_GRID, positive=True),
+        backstop_accounts=_names(t, "backstop_accounts"),
+        assessment_multiple_ppb=t.decimal("assessment_multiple", RATE_GRID, minimum=0),
     )
+
+
+def _names(t: _Table, key: str) -> tuple[str, ...]:
+    value = t.data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{t.path}.{key}: expected a list of account ids")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{t.path}.{key}: an account is listed twice")
+    return tuple(value)

@@ -173,6 +173,11 @@ class LossAbsorbed(Event, frozen=True, tag="loss_absorbed"):
     member: str | None = None
 
 
+class LossUncovered(Event, frozen=True, tag="loss_uncovered"):
+    account: str
+    amount: str
+
+
 class AutoDeleverage(Event, frozen=True, tag="auto_deleverage"):
     account: str
     counterparty: str

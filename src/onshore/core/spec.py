@@ -128,6 +128,10 @@ class ClearingSpec:
     clearing_house_capital_micros: int
     settlement_interval_ms: int
     settlement_offset_ms: int
+    liquidation_fee_ppb: int
+    liquidation_slice_micros: int
+    backstop_accounts: tuple[str, ...]
+    assessment_multiple_ppb: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,6 +151,9 @@ def _document(venue: Venue) -> dict[str, Any]:
             "sum_of_balances": fmt_money(ledger.sum_of_balances()),
         },
         "loss_attribution": {layer: fmt_money(venue.loss_attribution.get(layer, 0)) for layer in LOSS_LAYERS},
+        "loss_by_segment": {seg: fmt_money(v) for seg, v in sorted(venue.loss_by_segment.items())},
+        "uncovered_loss": fmt_money(venue.uncovered_loss),
+        "defaulted_members": sorted(venue.defaulted_members),
     }
 
 

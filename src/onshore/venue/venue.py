@@ -13,6 +13,7 @@ has started changing state is a broken invariant: the Venue stops
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heapify, heappop, heappush
 from typing import Any, Final
 
 from onshore.book import OrderBook
@@ -55,6 +56,7 @@ from onshore.pricing.mark import basis_sample_ticks, mark_components, median3
 from onshore.pricing.ticks import convert_price_ticks
 from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate
 from onshore.venue.errors import VenueStopped
+from onshore.venue.liquidation import is_below_maintenance, liquidate
 from onshore.venue.state import state_document, state_hash_of
 
 REDUCE_ONLY_EXCESS: Final = "reduce_only"
@@ -192,6 +194,24 @@ class Venue:
         self.loss_attribution: dict[str, int] = {}
         self.clock_started = False
         self.next_settlement_ms = 0
+        # liquidation and loss allocation (see onshore.venue.liquidation)
+        self.loss_by_segment: dict[str, int] = {}
+        self.uncovered_loss = 0
+        self.defaulted_members: set[str] = set()
+        self.default_fund_contributions: dict[str, int] = {}
+        self.assessed: dict[str, int] = {}
+        self.liquidation_orders = 0
+        self.liquidation_trades = 0
+        self._liquidating: str | None = None
+        # liquidation detection: per market, heaps of conservative trigger prices
+        self._dirty: set[str] = set()
+        self._versions: dict[str, int] = {}
+        self._last_equity: dict[str, int] = {}
+        self._multi: set[str] = set()
+        self._marks_moved = False
+        self._watch: dict[str, tuple[list[tuple[int, str, int]], list[tuple[int, str, int]]]] = {
+            name: ([], []) for name in self.markets
+        }
         self._out: list[e.Event] = []
         self._handlers: dict[type, Callable[[Any], None]] = {
             c.RegisterMember: self._register_member,
@@ -247,7 +267,124 @@ class Venue:
         self.ts = ts
         if not self.clock_started:
             self._start_clock(ts)
+        if self._dirty or self._marks_moved:
+            try:
+                self._liquidation_pass(ts)
+            except Exception as exc:
+                self._stop(f"{type(exc).__name__} in the liquidation pass: {exc}")
+                raise VenueStopped(self.stopped) from exc
         return out
+
+    # ================================================================== liquidation detection
+    def _liquidation_pass(self, ts: int) -> None:
+        """Find every account below maintenance and liquidate it; repeat until the cascade stops.
+
+        Each account with a position has a conservative trigger price per market (where its
+        excess over maintenance would reach zero if only that market moved) in a heap; a
+        mark move pops only the accounts it may have put under. Candidates are checked
+        exactly and liquidated in account-id order; liquidations move the book and the
+        mark, and the next round looks again, inside the same command. Markets whose index
+        is stale are skipped: their marks are frozen.
+        """
+        for _ in range(100_000):
+            self._refresh_triggers(True)
+            self._marks_moved = False
+            candidates = self._pop_candidates()
+            if not candidates:
+                return
+            for account_id in sorted(candidates):
+                account = self.accounts[account_id]
+                if is_below_maintenance(self, account):
+                    liquidate(self, account, ts, self._last_equity.get(account_id))
+                self._dirty.add(account_id)
+        raise AssertionError("the liquidation cascade did not stop")
+
+    def _refresh_triggers(self, record_equity: bool) -> None:
+        """Recompute the trigger prices of the accounts whose state changed.
+
+        The trigger is :func:`onshore.clearing.liquidation.trigger_price`, inlined here: the
+        mark at which the excess over maintenance would reach zero if only that market
+        moved. Push order does not matter: entries are unique tuples, so the heaps pop in
+        one order whatever their layout.
+        """
+        if not self._dirty:
+            return
+        dirty = self._dirty
+        self._dirty = set()
+        markets = self.markets
+        versions = self._versions
+        last_equity = self._last_equity
+        watch = self._watch
+        for account_id in dirty:
+            account = self.accounts[account_id]
+            version = versions.get(account_id, 0) + 1
+            versions[account_id] = version
+            equity = self.equity(account)
+            if record_equity:
+                last_equity[account_id] = equity
+            maintenance = 0
+            crosses = 0
+            for name, h in account.holdings.items():
+                if h.qty and h.mode is CROSS:
+                    m = markets[name]
+                    maintenance += m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k)
+                    crosses += 1
+            if crosses > 1:
+                self._multi.add(account_id)
+            elif self._multi:
+                self._multi.discard(account_id)
+            for name, h in account.holdings.items():
+                qty = h.qty
+                if not qty:
+                    continue
+                m = markets[name]
+                mark = m.mark
+                if mark is None:
+                    continue
+                if h.mode is CROSS:
+                    excess = equity - maintenance
+                else:
+                    iso = self.ledger.balance(ISOLATED_KIND, f"{account_id}/{name}")
+                    excess = iso + qty * mark * m.k - h.cost - m.tiers.maintenance(abs(qty) * mark * m.k)
+                if qty > 0:
+                    trigger = mark - excess // (qty * m.k)
+                    heappush(watch[name][0], (-trigger, account_id, version))
+                else:
+                    trigger = mark + excess // (-qty * m.k)
+                    heappush(watch[name][1], (trigger, account_id, version))
+        self._compact_watch()
+
+    def _compact_watch(self) -> None:
+        """Drop superseded trigger entries once they outnumber the live ones four to one."""
+        limit = 4 * len(self._versions) + 4096
+        for longs, shorts in self._watch.values():
+            for heap in (longs, shorts):
+                if len(heap) > limit:
+                    live = [entry for entry in heap if self._versions.get(entry[1]) == entry[2]]
+                    heapify(live)
+                    heap[:] = live
+
+    def _pop_candidates(self) -> set[str]:
+        """Accounts whose trigger the current marks have reached (stale entries are dropped)."""
+        found: set[str] = set()
+        versions = self._versions
+        for name, (longs, shorts) in self._watch.items():
+            market = self.markets[name]
+            mark = market.mark
+            if mark is None or market.index_stale:
+                continue
+            while longs and -longs[0][0] >= mark:
+                _key, account_id, version = heappop(longs)
+                if versions.get(account_id) == version:
+                    found.add(account_id)
+            while shorts and shorts[0][0] <= mark:
+                _key, account_id, version = heappop(shorts)
+                if versions.get(account_id) == version:
+                    found.add(account_id)
+        return found
+
+    def _new_holding(self, account: Account, market: Market) -> Holding:
+        return Holding(self._default_leverage(account, market.spec))
 
     def _start_clock(self, ts: int) -> None:
         """Schedule the periodic work from the first accepted command's time.
@@ -267,12 +404,34 @@ class Venue:
 
     def extra_state(self) -> dict[str, Any]:
         """Venue-level scheduling state for snapshots."""
-        return {"clock_started": self.clock_started, "next_settlement_ms": self.next_settlement_ms}
+        return {
+            "clock_started": self.clock_started,
+            "next_settlement_ms": self.next_settlement_ms,
+            "loss_by_segment": dict(sorted(self.loss_by_segment.items())),
+            "uncovered_loss": self.uncovered_loss,
+            "defaulted_members": sorted(self.defaulted_members),
+            "default_fund_contributions": dict(sorted(self.default_fund_contributions.items())),
+            "assessed": dict(sorted(self.assessed.items())),
+            "liquidation_orders": self.liquidation_orders,
+            "liquidation_trades": self.liquidation_trades,
+            "last_equity": dict(sorted(self._last_equity.items())),
+        }
 
     def restore_extra_state(self, state: dict[str, Any]) -> None:
         """Put back what :meth:`extra_state` saved."""
         self.clock_started = bool(state["clock_started"])
         self.next_settlement_ms = int(state["next_settlement_ms"])
+        self.loss_by_segment = {k: int(v) for k, v in state["loss_by_segment"].items()}
+        self.uncovered_loss = int(state["uncovered_loss"])
+        self.defaulted_members = set(state["defaulted_members"])
+        self.default_fund_contributions = {k: int(v) for k, v in state["default_fund_contributions"].items()}
+        self.assessed = {k: int(v) for k, v in state["assessed"].items()}
+        self.liquidation_orders = int(state["liquidation_orders"])
+        self.liquidation_trades = int(state["liquidation_trades"])
+        self._last_equity = {k: int(v) for k, v in state["last_equity"].items()}
+        # triggers are derived state: rebuild them from the restored positions
+        self._dirty.update(a for a, acct in self.accounts.items() if any(h.qty for h in acct.holdings.values()))
+        self._refresh_triggers(False)
 
     def snapshot(self) -> bytes:
         """The whole state as canonical JSON bytes (see :mod:`onshore.venue.snapshot`)."""
@@ -358,6 +517,7 @@ class Venue:
         self.members[cmd.member] = Member(cmd.member)
         self.ledger.pay_in(MEMBER_CAPITAL, cmd.member, capital)
         self.ledger.pay_in(MEMBER_DEFAULT_FUND, cmd.member, default_fund)
+        self.default_fund_contributions[cmd.member] = default_fund
         self._emit(
             e.MemberRegistered,
             cmd.ts,
@@ -400,6 +560,7 @@ class Venue:
         if amount <= 0:
             raise Rejection(Reject.NON_POSITIVE, "a deposit must be positive")
         self.ledger.deposit(account.account_id, amount)
+        self._dirty.add(account.account_id)
         self._emit(e.DepositMade, cmd.ts, account=account.account_id, amount=fmt_money(amount))
 
     def _withdraw(self, cmd: c.Withdraw) -> None:
@@ -415,6 +576,7 @@ class Venue:
                 "margin (unrealized profit cannot be withdrawn)",
             )
         self.ledger.withdraw(account.account_id, amount)
+        self._dirty.add(account.account_id)
         self._emit(e.Withdrawal, cmd.ts, account=account.account_id, amount=fmt_money(amount))
 
     def _set_leverage(self, cmd: c.SetLeverage) -> None:
@@ -755,7 +917,7 @@ class Venue:
         buy_qty = qty if fill.aggressor_side == BUY else -qty
         notional = qty * price * k
         maker_fee = self._fee(notional, spec.maker_fee_ppb)
-        taker_fee = self._fee(notional, spec.taker_fee_ppb)
+        taker_fee = 0 if fill.taker_account == self._liquidating else self._fee(notional, spec.taker_fee_ppb)
         self._settle_fill(market, maker_account, maker_h, -buy_qty, price, maker_fee)
         self._settle_fill(market, taker_account, taker_h, buy_qty, price, taker_fee)
         if maker_h.ro_buy_lots or maker_h.ro_sell_lots:
@@ -800,6 +962,7 @@ class Venue:
             ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, realized)
         if fee:
             ledger.transfer(CASH, acct, SYSTEM, FEE_INCOME, fee)
+        self._dirty.add(acct)
 
     def _move_isolated_margin(
         self, ledger: Ledger, market: Market, acct: str, h: Holding, before: int, signed_qty: int, price: int
@@ -1041,6 +1204,13 @@ class Venue:
             return
         market.mark = ticks
         market.book.set_reference(ticks)
+        self._marks_moved = True
+        if self._multi:
+            name = market.spec.name
+            for account_id in self._multi:
+                h = self.accounts[account_id].holdings.get(name)
+                if h is not None and h.qty:
+                    self._dirty.add(account_id)
         self.seq += 1
         self._out.append(
             _MarkPrice(seq=self.seq, ts=ts, cmd=self.cmd, market=market.spec.name, price=market.price.format(ticks))
@@ -1133,6 +1303,7 @@ class Venue:
         ledger = self.ledger
         for (acct, _h), amount in zip(holders, dist.payments_micros, strict=True):
             ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, amount)
+            self._dirty.add(acct)
             self._emit(e.FundingPayment, ts, account=acct, market=name, amount=fmt_money(amount))
         ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, SYSTEM, ROUNDING, dist.rounding_micros)
 

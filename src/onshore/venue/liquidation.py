@@ -1,0 +1,589 @@
+"""The liquidation engine and the two loss models, inside the Venue (docs/liquidation.md).
+
+An account whose equity falls below maintenance margin is liquidated in named stages:
+
+1. its open orders are cancelled;
+2. ``partial`` / ``full``: its positions are reduced through the book with IOC orders
+   limited at the bankruptcy price, only as much as brings it back above maintenance,
+   in slices of at most ``liquidation_slice`` notional; a liquidation fee on the closed
+   notional goes to the insurance fund, never more than the equity left;
+3. ``backstop``: what the book cannot absorb within the bankruptcy price is taken by the
+   configured backstop accounts at the bankruptcy price, as far as their margin allows;
+4. ``market``: the rest goes through the book beyond the bankruptcy price, but never so
+   far that the deficit could exceed what the loss model's money layers can pay;
+5. the deficit (negative equity) is paid by the money layers — offshore: the insurance
+   fund; US clearing: the member's capital (a member that cannot pay defaults), its
+   default-fund contribution, the clearing house's capital, the other members'
+   contributions pro rata, assessments capped at a multiple of their contribution;
+6. what is still open is closed against the other side — offshore: auto-deleveraging of
+   the ranked opposite positions at the bankruptcy price (``adl``); US clearing: a haircut
+   on the other side's variation-margin gains, then tear-up at the mark (``tear_up``).
+
+Every amount absorbed is a ``loss_absorbed`` event naming its layer; the state document
+totals them by layer and by the segment of the account where the loss started. A loss
+nothing could absorb is reported as ``uncovered`` rather than hidden.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from onshore.book.events import Fill
+from onshore.book.records import BUY, IOC, LIMIT, SELL, SIDE_NAMES
+from onshore.clearing.accounts import ISOLATED as ISOLATED_MODE
+from onshore.clearing.accounts import Account, Holding
+from onshore.clearing.ledger import (
+    CASH,
+    CLEARING_HOUSE_CAPITAL,
+    INSURANCE_FUND,
+    ISOLATED,
+    MEMBER_CAPITAL,
+    MEMBER_DEFAULT_FUND,
+    SYSTEM,
+    VARIATION_SETTLEMENT,
+)
+from onshore.clearing.liquidation import (
+    adl_score,
+    bankruptcy_price,
+    capped_pro_rata,
+    lots_to_restore,
+    pro_rata,
+    rank_for_adl,
+    take_in_order,
+)
+from onshore.core import commands as c
+from onshore.core import events as e
+from onshore.core.reasons import Cancel
+from onshore.core.units import PPB, div_ceil, div_floor
+from onshore.venue.codec import fmt_money
+
+if TYPE_CHECKING:
+    from onshore.venue.venue import Market, Venue
+
+OFFSHORE = "offshore"
+MAX_STEPS = 10_000
+
+
+class Episode:
+    """One account's liquidation: where its money came from, for the attribution."""
+
+    __slots__ = ("account", "isolated_market", "start_equity")
+
+    def __init__(self, account: Account, start_equity: int, isolated_market: str | None) -> None:
+        self.account = account
+        self.start_equity = start_equity
+        self.isolated_market = isolated_market
+
+
+# ============================================================================ measuring
+def cross_equity(venue: Venue, account: Account) -> int:
+    """Cash plus the unrealized PnL of the account's cross positions."""
+    return venue.equity(account)
+
+
+def cross_maintenance(venue: Venue, account: Account, skip: str | None = None) -> int:
+    """Σ maintenance margin of the account's cross positions at their marks."""
+    total = 0
+    for name, h in account.holdings.items():
+        if h.qty and h.mode is not ISOLATED_MODE and name != skip:
+            m = venue.markets[name]
+            total += m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k)
+    return total
+
+
+def isolated_key(account: Account, name: str) -> str:
+    return f"{account.account_id}/{name}"
+
+
+def isolated_equity(venue: Venue, account: Account, name: str) -> int:
+    """An isolated position's margin plus its unrealized PnL."""
+    h = account.holdings[name]
+    m = venue.markets[name]
+    return venue.ledger.balance(ISOLATED, isolated_key(account, name)) + h.qty * (m.mark or 0) * m.k - h.cost
+
+
+def is_below_maintenance(venue: Venue, account: Account) -> bool:
+    """Whether the account's cross equity, or any isolated position's, is below maintenance."""
+    for name, h in account.holdings.items():
+        if h.qty and h.mode is ISOLATED_MODE:
+            m = venue.markets[name]
+            if isolated_equity(venue, account, name) < m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k):
+                return True
+    if any(h.qty and h.mode is not ISOLATED_MODE for h in account.holdings.values()):
+        return cross_equity(venue, account) < cross_maintenance(venue, account)
+    return False
+
+
+# ============================================================================ entry point
+def liquidate(venue: Venue, account: Account, ts: int, reference_equity: int | None) -> None:
+    """Liquidate whatever of ``account`` is below maintenance: isolated positions, then the cross account."""
+    for name in sorted(account.holdings):
+        h = account.holdings[name]
+        if not h.qty or h.mode is not ISOLATED_MODE:
+            continue
+        m = venue.markets[name]
+        if isolated_equity(venue, account, name) < m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k):
+            start = isolated_equity(venue, account, name)
+            episode = Episode(account, max(start, 0), name)
+            _cancel_orders(venue, account, [m], ts)
+            _run(venue, episode, ts)
+            _finish_isolated(venue, account, name)
+            _attribute_trader(venue, episode, isolated_equity(venue, account, name), ts)
+    if not any(h.qty and h.mode is not ISOLATED_MODE for h in account.holdings.values()):
+        return
+    equity = cross_equity(venue, account)
+    if equity >= cross_maintenance(venue, account):
+        return
+    start = reference_equity if reference_equity is not None and equity <= 0 else equity
+    episode = Episode(account, max(start, 0), None)
+    _cancel_orders(venue, account, list(venue.markets.values()), ts)
+    _run(venue, episode, ts)
+    _attribute_trader(venue, episode, cross_equity(venue, account), ts)
+
+
+def _cancel_orders(venue: Venue, account: Account, markets: list[Market], ts: int) -> None:
+    for market in markets:
+        events = market.book.cancel_all(account.account_id, Cancel.LIQUIDATION)
+        if events:
+            venue._apply_book_events(market, events, ts, "", None)
+
+
+# ============================================================================ the stages
+def _equity(venue: Venue, episode: Episode) -> int:
+    if episode.isolated_market is not None:
+        return isolated_equity(venue, episode.account, episode.isolated_market)
+    return cross_equity(venue, episode.account)
+
+
+def _maintenance(venue: Venue, episode: Episode) -> int:
+    account = episode.account
+    if episode.isolated_market is not None:
+        name = episode.isolated_market
+        m = venue.markets[name]
+        return m.tiers.maintenance(abs(account.holdings[name].qty) * (m.mark or 0) * m.k)
+    return cross_maintenance(venue, account)
+
+
+def _positions(venue: Venue, episode: Episode) -> list[str]:
+    """The markets still to reduce, largest maintenance margin first (ties by name)."""
+    account = episode.account
+    if episode.isolated_market is not None:
+        return [episode.isolated_market] if account.holdings[episode.isolated_market].qty else []
+    names = [n for n, h in account.holdings.items() if h.qty and h.mode is not ISOLATED_MODE]
+
+    def weight(name: str) -> int:
+        m = venue.markets[name]
+        return m.tiers.maintenance(abs(account.holdings[name].qty) * (m.mark or 0) * m.k)
+
+    return sorted(names, key=lambda n: (-weight(n), n))
+
+
+def _run(venue: Venue, episode: Episode, ts: int) -> None:
+    for _ in range(MAX_STEPS):
+        names = _positions(venue, episode)
+        if not names:
+            return
+        equity = _equity(venue, episode)
+        if equity >= _maintenance(venue, episode):
+            return
+        name = names[0]
+        market = venue.markets[name]
+        h = episode.account.holdings[name]
+        mark = market.mark or 0
+        if equity > 0 and _reduce_within_bankruptcy(venue, episode, market, h, equity, mark, ts):
+            continue
+        _close_with_loss_model(venue, episode, market, h, ts)
+    raise AssertionError(f"liquidation of {episode.account.account_id} did not finish")
+
+
+def _reduce_within_bankruptcy(
+    venue: Venue, episode: Episode, market: Market, h: Holding, equity: int, mark: int, ts: int
+) -> bool:
+    """Stages ``partial``/``full`` and ``backstop``; True if anything was closed."""
+    k = market.k
+    spec = venue.config.clearing
+    qty = h.qty
+    bankrupt = bankruptcy_price(qty, equity, mark, k)
+    other = _maintenance(venue, episode) - market.tiers.maintenance(abs(qty) * mark * k)
+    need = lots_to_restore(qty, equity, other, mark, k, market.tiers.maintenance, spec.liquidation_fee_ppb)
+    slice_lots = max(1, spec.liquidation_slice_micros // max(1, mark * k))
+    lots = min(need, slice_lots, abs(qty))
+    stage = "full" if lots == abs(qty) else "partial"
+    if bankrupt > 0 and _book_close(venue, episode, market, lots, bankrupt, stage, ts):
+        return True
+    return _backstop(venue, episode, market, h, bankrupt, ts)
+
+
+def _book_close(venue: Venue, episode: Episode, market: Market, lots: int, limit: int, stage: str, ts: int) -> int:
+    """Send a reduce-only IOC for ``lots`` at ``limit``; book the fee; return the lots filled."""
+    account = episode.account
+    h = account.holdings[market.spec.name]
+    side = SELL if h.qty > 0 else BUY
+    band = market.book.band()
+    if band is not None:  # never beyond the price band: the book would refuse the order
+        limit = max(limit, band[0]) if side == SELL else min(limit, band[1])
+    if limit <= 0 or lots <= 0:
+        return 0
+    venue.liquidation_orders += 1
+    order_id = -venue.liquidation_orders
+    coid = f"liquidation-{venue.liquidation_orders}"
+    command = c.PlaceOrder(
+        ts=ts,
+        account=account.account_id,
+        market=market.spec.name,
+        client_order_id=coid,
+        side=SIDE_NAMES[side],
+        qty=market.qty.format(lots),
+        price=market.price.format(limit),
+        time_in_force="ioc",
+        reduce_only=True,
+    )
+    events = market.book.place(order_id, account.account_id, coid, side, limit, lots, LIMIT, IOC, False, True)
+    filled = sum(ev.qty for ev in events if type(ev) is Fill)
+    notional = sum(ev.qty * ev.price for ev in events if type(ev) is Fill) * market.k
+    venue._liquidating = account.account_id
+    try:
+        venue._apply_book_events(market, events, ts, coid, command)
+    finally:
+        venue._liquidating = None
+    if filled:
+        fee = div_ceil(notional * venue.config.clearing.liquidation_fee_ppb, PPB)
+        fee = min(fee, max(0, _equity(venue, episode)))
+        if fee > 0:
+            src_kind, src = _payer(episode)
+            venue.ledger.transfer(src_kind, src, SYSTEM, INSURANCE_FUND, fee)
+        venue._emit(
+            e.Liquidation,
+            ts,
+            account=account.account_id,
+            market=market.spec.name,
+            qty=market.qty.format(filled),
+            price=market.price.format(limit),
+            stage=stage,
+        )
+    return filled
+
+
+def _payer(episode: Episode) -> tuple[str, str]:
+    """The ledger account the liquidated position's money comes from."""
+    if episode.isolated_market is not None:
+        return ISOLATED, isolated_key(episode.account, episode.isolated_market)
+    return CASH, episode.account.account_id
+
+
+def _transfer_position(
+    venue: Venue, market: Market, seller: Account, buyer: Account, lots: int, price: int, ts: int, tag: str
+) -> None:
+    """Move ``lots`` from one holding to another at ``price`` outside the book (no fees), as a trade."""
+    name = market.spec.name
+    for account, signed in ((seller, -lots), (buyer, lots)):
+        h = account.holdings.get(name)
+        if h is None:
+            h = account.holdings[name] = venue._new_holding(account, market)
+        if h.mode is ISOLATED_MODE:
+            venue._move_isolated_margin(venue.ledger, market, account.account_id, h, h.qty, signed, price)
+        realized = h.apply_fill(signed, price, market.k)
+        if realized:
+            venue.ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, account.account_id, realized)
+        venue._dirty.add(account.account_id)
+    venue.liquidation_trades += 1
+    venue._emit(
+        e.Trade,
+        ts,
+        trade_id=f"{venue.cmd}-{tag}{venue.liquidation_trades}",
+        market=name,
+        price=market.price.format(price),
+        qty=market.qty.format(lots),
+        aggressor_side="sell",
+        maker_order_id=0,
+        taker_order_id=0,
+        maker_account=buyer.account_id,
+        taker_account=seller.account_id,
+        maker_fee="0",
+        taker_fee="0",
+    )
+
+
+def _transfer(
+    venue: Venue, market: Market, liquidated: Account, other: Account, lots: int, price: int, ts: int, tag: str
+) -> None:
+    """Close ``lots`` of the liquidated position against ``other`` (who takes the opposite side)."""
+    if liquidated.holdings[market.spec.name].qty > 0:
+        _transfer_position(venue, market, liquidated, other, lots, price, ts, tag)
+    else:
+        _transfer_position(venue, market, other, liquidated, lots, price, ts, tag)
+
+
+def _backstop(venue: Venue, episode: Episode, market: Market, h: Holding, bankrupt: int, ts: int) -> bool:
+    """Give what the book could not take to backstop accounts at the bankruptcy price."""
+    if bankrupt <= 0:
+        return False
+    name = market.spec.name
+    taken_any = False
+    for backstop_id in venue.config.clearing.backstop_accounts:
+        remaining = abs(h.qty)
+        if not remaining:
+            break
+        backstop = venue.accounts.get(backstop_id)
+        if backstop is None or backstop is episode.account:
+            continue
+        lots = _lots_backstop_can_carry(venue, backstop, market, remaining, bankrupt, h.qty > 0)
+        if lots <= 0:
+            continue
+        _transfer(venue, market, episode.account, backstop, lots, bankrupt, ts, "b")
+        venue._emit(
+            e.Liquidation,
+            ts,
+            account=episode.account.account_id,
+            market=name,
+            qty=market.qty.format(lots),
+            price=market.price.format(bankrupt),
+            stage="backstop",
+        )
+        taken_any = True
+    return taken_any
+
+
+def _lots_backstop_can_carry(venue: Venue, backstop: Account, market: Market, most: int, price: int, buys: bool) -> int:
+    """The most lots (≤ ``most``) the backstop can take at ``price`` and still meet initial margin."""
+    name = market.spec.name
+    h = backstop.holdings.get(name)
+    qty = h.qty if h is not None else 0
+    leverage = h.leverage if h is not None else venue._default_leverage(backstop, market.spec)
+    equity = venue.equity(backstop)
+    other = venue.requirement(backstop, skip=name)
+    mark = market.mark or price
+
+    def ok(lots: int) -> bool:
+        new_qty = qty + (lots if buys else -lots)
+        gain = (mark - price) * (lots if buys else -lots) * market.k
+        need = market.tiers.initial(abs(new_qty) * mark * market.k, leverage)
+        return equity + gain - other >= need
+
+    lo, hi = 0, most
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Holding, ts: int) -> None:
+    """Close the whole position: the book beyond bankruptcy within the layers' capacity, then the layers."""
+    k = market.k
+    mark = market.mark or 0
+    qty = h.qty
+    equity = _equity(venue, episode)
+    capacity = _money_capacity(venue, episode)
+    reach = bankruptcy_price(qty, equity + capacity, mark, k)  # where the deficit would equal the capacity
+    protection = market.book.protection_limit(SELL if qty > 0 else BUY)
+    if protection is not None:
+        limit = max(reach, protection) if qty > 0 else min(reach, protection)
+        _book_close(venue, episode, market, abs(qty), limit, "market", ts)
+    _cover_deficit(venue, episode, ts)
+    if h.qty:
+        if venue.config.clearing.loss_model == OFFSHORE:
+            _auto_deleverage(venue, episode, market, ts)
+        else:
+            _haircut_and_tear_up(venue, episode, market, ts)
+
+
+# ============================================================================ money layers
+def _members_other_than(venue: Venue, member_id: str) -> list[str]:
+    return sorted(m for m in venue.members if m != member_id and m not in venue.defaulted_members)
+
+
+def _assessment_room(venue: Venue, member_id: str) -> int:
+    contribution = venue.default_fund_contributions.get(member_id, 0)
+    cap = div_floor(contribution * venue.config.clearing.assessment_multiple_ppb, PPB)
+    room = cap - venue.assessed.get(member_id, 0)
+    return max(0, min(room, venue.ledger.balance(MEMBER_CAPITAL, member_id)))
+
+
+def _money_capacity(venue: Venue, episode: Episode) -> int:
+    """What the loss model's money layers could pay now."""
+    ledger = venue.ledger
+    if venue.config.clearing.loss_model == OFFSHORE:
+        return max(0, ledger.system(INSURANCE_FUND))
+    member = episode.account.member
+    total = max(0, ledger.balance(MEMBER_CAPITAL, member)) + max(0, ledger.balance(MEMBER_DEFAULT_FUND, member))
+    total += max(0, ledger.system(CLEARING_HOUSE_CAPITAL))
+    for other in _members_other_than(venue, member):
+        total += max(0, ledger.balance(MEMBER_DEFAULT_FUND, other)) + _assessment_room(venue, other)
+    return total
+
+
+def _cover_deficit(venue: Venue, episode: Episode, ts: int) -> None:
+    """Pay the account's negative equity from the money layers, in order, as far as they reach."""
+    deficit = -_equity(venue, episode)
+    if deficit <= 0:
+        return
+    dst_kind, dst = _payer(episode)
+    ledger = venue.ledger
+    account = episode.account
+
+    def absorb(layer: str, src_kind: str, src: str, most: int, member: str | None = None) -> None:
+        nonlocal deficit
+        amount = min(deficit, max(0, most))
+        if amount <= 0:
+            return
+        ledger.transfer(src_kind, src, dst_kind, dst, amount)
+        deficit -= amount
+        _record(venue, episode, layer, amount, ts, member=member)
+
+    if venue.config.clearing.loss_model == OFFSHORE:
+        absorb("insurance_fund", SYSTEM, INSURANCE_FUND, ledger.system(INSURANCE_FUND))
+        return
+    member = account.member
+    if member not in venue.defaulted_members:
+        capital = ledger.balance(MEMBER_CAPITAL, member)
+        absorb("member_capital", MEMBER_CAPITAL, member, capital, member=member)
+        if deficit > 0:
+            venue.defaulted_members.add(member)
+            venue._emit(e.MemberDefault, ts, member=member)
+    absorb("member_default_fund", MEMBER_DEFAULT_FUND, member, ledger.balance(MEMBER_DEFAULT_FUND, member), member)
+    absorb("clearing_house_capital", SYSTEM, CLEARING_HOUSE_CAPITAL, ledger.system(CLEARING_HOUSE_CAPITAL))
+    others = _members_other_than(venue, member)
+    if deficit > 0:
+        shares = capped_pro_rata([(m, ledger.balance(MEMBER_DEFAULT_FUND, m)) for m in others], deficit)
+        for other, amount in shares:
+            absorb("mutualised_default_fund", MEMBER_DEFAULT_FUND, other, amount, member=other)
+    if deficit > 0:
+        shares = capped_pro_rata([(m, _assessment_room(venue, m)) for m in others], deficit)
+        for other, amount in shares:
+            venue.assessed[other] = venue.assessed.get(other, 0) + min(amount, deficit)
+            absorb("assessments", MEMBER_CAPITAL, other, amount, member=other)
+
+
+def _record(
+    venue: Venue,
+    episode: Episode,
+    layer: str,
+    amount: int,
+    ts: int,
+    account: str | None = None,
+    member: str | None = None,
+) -> None:
+    venue.loss_attribution[layer] = venue.loss_attribution.get(layer, 0) + amount
+    segment = episode.account.segment
+    venue.loss_by_segment[segment] = venue.loss_by_segment.get(segment, 0) + amount
+    venue._emit(e.LossAbsorbed, ts, layer=layer, amount=fmt_money(amount), account=account, member=member)
+
+
+def _attribute_trader(venue: Venue, episode: Episode, end_equity: int, ts: int) -> None:
+    """The collateral the account itself lost, from before the move that triggered it to the end.
+
+    A deficit that no layer could absorb stays with the account as negative equity: it is
+    reported as ``uncovered`` (a ``loss_uncovered`` event), never hidden in a layer.
+    """
+    consumed = episode.start_equity - max(0, end_equity)
+    if consumed > 0:
+        _record(venue, episode, "trader", consumed, ts, account=episode.account.account_id)
+    if end_equity < 0:
+        venue.uncovered_loss += -end_equity
+        segment = episode.account.segment
+        venue.loss_by_segment[segment] = venue.loss_by_segment.get(segment, 0) - end_equity
+        venue._emit(e.LossUncovered, ts, account=episode.account.account_id, amount=fmt_money(-end_equity))
+
+
+def _finish_isolated(venue: Venue, account: Account, name: str) -> None:
+    """Release what is left of a closed isolated position's margin to cash."""
+    if account.holdings[name].qty:
+        return
+    key = isolated_key(account, name)
+    left = venue.ledger.balance(ISOLATED, key)
+    if left > 0:
+        venue.ledger.transfer(ISOLATED, key, CASH, account.account_id, left)
+
+
+# ============================================================================ closing against the other side
+def _opposite_holders(venue: Venue, market: Market, liquidated: Account) -> list[tuple[Account, Holding]]:
+    name = market.spec.name
+    sign = 1 if liquidated.holdings[name].qty > 0 else -1
+    out = []
+    for account_id in sorted(venue.accounts):
+        account = venue.accounts[account_id]
+        h = account.holdings.get(name)
+        if account is not liquidated and h is not None and h.qty * sign < 0:
+            out.append((account, h))
+    return out
+
+
+def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) -> None:
+    """Offshore: close the rest against opposite positions at the bankruptcy price, by ranking."""
+    account = episode.account
+    name = market.spec.name
+    h = account.holdings[name]
+    mark = market.mark or 0
+    k = market.k
+    bankrupt = bankruptcy_price(h.qty, _equity(venue, episode), mark, k)
+    holders = _opposite_holders(venue, market, account)
+    sizes = [(a.account_id, abs(hh.qty)) for a, hh in holders]
+    if venue.config.clearing.adl_ranking == "pro_rata":
+        plan = pro_rata(sizes, abs(h.qty))
+    else:
+        scored = []
+        for a, hh in holders:
+            upnl = hh.qty * mark * k - hh.cost
+            scored.append(
+                (a.account_id, adl_score(upnl, hh.cost, abs(hh.qty) * mark * k, venue.equity(a)), abs(hh.qty))
+            )
+        plan = take_in_order(rank_for_adl(scored), abs(h.qty))
+    for other_id, lots in plan:
+        other = venue.accounts[other_id]
+        loss = abs(bankrupt - mark) * lots * k if (bankrupt - mark) * (1 if h.qty > 0 else -1) > 0 else 0
+        _transfer(venue, market, account, other, lots, bankrupt, ts, "a")
+        venue._emit(
+            e.AutoDeleverage,
+            ts,
+            account=other_id,
+            counterparty=account.account_id,
+            market=name,
+            qty=market.qty.format(lots),
+            price=market.price.format(bankrupt),
+        )
+        venue._emit(
+            e.Liquidation,
+            ts,
+            account=account.account_id,
+            market=name,
+            qty=market.qty.format(lots),
+            price=market.price.format(bankrupt),
+            stage="adl",
+        )
+        if loss:
+            _record(venue, episode, "adl", loss, ts, account=other_id)
+
+
+def _haircut_and_tear_up(venue: Venue, episode: Episode, market: Market, ts: int) -> None:
+    """US clearing, last resorts: haircut the other side's variation-margin gains, then tear up at the mark."""
+    account = episode.account
+    name = market.spec.name
+    mark = market.mark or 0
+    k = market.k
+    deficit = -_equity(venue, episode)
+    holders = _opposite_holders(venue, market, account)
+    if deficit > 0:
+        gains = [(a.account_id, hh.qty * mark * k - hh.cost) for a, hh in holders]
+        dst_kind, dst = _payer(episode)
+        for other_id, amount in capped_pro_rata(gains, deficit):
+            hh = venue.accounts[other_id].holdings[name]
+            hh.cost += amount  # the gain not yet paid in variation margin is reduced
+            venue.ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, dst_kind, dst, amount)
+            venue._dirty.add(other_id)
+            _record(venue, episode, "vm_haircut", amount, ts, account=other_id)
+    h = account.holdings[name]
+    plan = pro_rata([(a.account_id, abs(hh.qty)) for a, hh in holders], abs(h.qty))
+    for other_id, lots in plan:
+        _transfer(venue, market, account, venue.accounts[other_id], lots, mark, ts, "t")
+        venue._emit(
+            e.Liquidation,
+            ts,
+            account=account.account_id,
+            market=name,
+            qty=market.qty.format(lots),
+            price=market.price.format(mark),
+            stage="tear_up",
+        )
