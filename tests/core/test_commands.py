@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from onshore.core import events as ev
 from onshore.core.commands import (
     COMMAND_TYPES,
+    AcknowledgeDisclosure,
     AmendOrder,
     CancelAll,
     CancelOrder,
@@ -20,10 +21,13 @@ from onshore.core.commands import (
     Deposit,
     IndexUpdate,
     MalformedCommand,
+    OnboardCustomer,
     OpenAccount,
     PlaceOrder,
+    PublishDisclosure,
     Quote,
     RegisterMember,
+    SetAccountLimits,
     SetLeverage,
     SetMarginMode,
     SetMarketState,
@@ -49,6 +53,8 @@ PROTOCOL_COMMANDS = {
     "tick",
     "set_market_state",
 }
+# additions documented in docs/protocol.md (the protocol allows more commands)
+BROKER_COMMANDS = {"onboard_customer", "acknowledge_disclosure", "publish_disclosure", "set_account_limits"}
 
 
 def line(**fields: Any) -> str:
@@ -183,6 +189,22 @@ VALID: list[tuple[dict[str, Any], Command]] = [
         {"type": "set_market_state", "ts": 13, "market": "BTC-PERP", "state": "close_only"},
         SetMarketState(ts=13, market="BTC-PERP", state="close_only"),
     ),
+    (
+        {"type": "onboard_customer", "ts": 14, "account": "dave", "member": "fcm-a", "profile": {"name": "Dave"}},
+        OnboardCustomer(ts=14, account="dave", member="fcm-a", profile={"name": "Dave"}),
+    ),
+    (
+        {"type": "acknowledge_disclosure", "ts": 15, "account": "dave", "document": "d", "version": "1"},
+        AcknowledgeDisclosure(ts=15, account="dave", document="d", version="1"),
+    ),
+    (
+        {"type": "publish_disclosure", "ts": 16, "document": "d", "version": "2"},
+        PublishDisclosure(ts=16, document="d", version="2"),
+    ),
+    (
+        {"type": "set_account_limits", "ts": 17, "account": "dave", "max_leverage": "3", "markets": ["BTC-PERP"]},
+        SetAccountLimits(ts=17, account="dave", max_leverage="3", markets=["BTC-PERP"]),
+    ),
 ]
 
 
@@ -194,7 +216,7 @@ def test_a_valid_line_decodes_to_its_typed_command(fields: dict[str, Any], expec
 
 
 def test_every_protocol_command_is_decodable_and_covered_here() -> None:
-    assert {tag_of(cls) for cls in COMMAND_TYPES} == PROTOCOL_COMMANDS
+    assert {tag_of(cls) for cls in COMMAND_TYPES} == PROTOCOL_COMMANDS | BROKER_COMMANDS
     assert {type(cmd) for _, cmd in VALID} == set(COMMAND_TYPES)
 
 

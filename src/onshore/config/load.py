@@ -15,6 +15,7 @@ import tomllib
 from importlib import resources
 from typing import Any
 
+from onshore.broker.config import BrokerConfig, BrokerConfigError, default_broker_table
 from onshore.core.spec import (
     LEVERAGE_GRID,
     LEVERAGE_SCALE,
@@ -159,7 +160,15 @@ def build_config(raw: dict[str, Any]) -> VenueConfig:
     if "clearing" not in raw:
         raise ConfigError("clearing: missing")
     clearing = _clearing(_Table(raw["clearing"], "clearing"))
-    return VenueConfig(markets=markets, indices=indices, segments=segments, clearing=clearing, raw=raw)
+    for segment in segments.values():
+        for name in segment.markets or ():
+            if name not in markets:
+                raise ConfigError(f"segments.{segment.name}.markets: unknown market {name!r}")
+    try:
+        broker = BrokerConfig.from_toml_table(merge(default_broker_table(), raw.get("broker", {})))
+    except BrokerConfigError as exc:
+        raise ConfigError(str(exc) if str(exc).startswith("broker") else f"broker.{exc}") from exc
+    return VenueConfig(markets=markets, indices=indices, segments=segments, clearing=clearing, broker=broker, raw=raw)
 
 
 def _market(name: str, t: _Table) -> MarketSpec:
@@ -284,10 +293,17 @@ def _index(name: str, t: _Table) -> IndexSpec:
 
 
 def _segment(name: str, t: _Table) -> SegmentSpec:
+    markets = None
+    if t.has("markets"):
+        value = t.data["markets"]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{t.path}.markets: expected a list of market names")
+        markets = tuple(value)
     return SegmentSpec(
         name=name,
         max_leverage=t.decimal("max_leverage", LEVERAGE_GRID, minimum=LEVERAGE_SCALE),
         max_position_notional_micros=t.decimal("max_position_notional", MONEY_GRID, positive=True),
+        markets=markets,
     )
 
 

@@ -9,7 +9,7 @@ them to integer units with the market's grid and rejects anything off the grid.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -33,6 +33,31 @@ class OpenAccount(Command, frozen=True, tag="open_account"):
     member: str
     segment: str
     owner: str | None = None
+
+
+class OnboardCustomer(Command, frozen=True, tag="onboard_customer"):
+    account: str
+    member: str
+    profile: dict[str, Any]
+    owner: str | None = None
+
+
+class AcknowledgeDisclosure(Command, frozen=True, tag="acknowledge_disclosure"):
+    account: str
+    document: str
+    version: str
+
+
+class PublishDisclosure(Command, frozen=True, tag="publish_disclosure"):
+    document: str
+    version: str
+
+
+class SetAccountLimits(Command, frozen=True, tag="set_account_limits"):
+    account: str
+    max_leverage: str | None = None
+    max_position_notional: str | None = None
+    markets: list[str] | None = None
 
 
 class Deposit(Command, frozen=True, tag="deposit"):
@@ -123,6 +148,10 @@ class SetMarketState(Command, frozen=True, tag="set_market_state"):
 AnyCommand = (
     RegisterMember
     | OpenAccount
+    | OnboardCustomer
+    | AcknowledgeDisclosure
+    | PublishDisclosure
+    | SetAccountLimits
     | Deposit
     | Withdraw
     | SetLeverage
@@ -139,6 +168,10 @@ AnyCommand = (
 COMMAND_TYPES: tuple[type[Command], ...] = (
     RegisterMember,
     OpenAccount,
+    OnboardCustomer,
+    AcknowledgeDisclosure,
+    PublishDisclosure,
+    SetAccountLimits,
     Deposit,
     Withdraw,
     SetLeverage,

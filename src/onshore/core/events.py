@@ -34,12 +34,54 @@ class MemberRegistered(Event, frozen=True, tag="member_registered"):
     default_fund: str
 
 
+class Disclosure(msgspec.Struct, frozen=True):
+    document: str
+    version: str
+
+
 class AccountOpened(Event, frozen=True, tag="account_opened"):
     account: str
     member: str
     segment: str
     owner: str
     max_leverage: str
+    max_position_notional: str
+    markets: list[str]
+    disclosures: list[Disclosure] = msgspec.field(default_factory=list)
+    review_due: int | None = None
+    assessment: list[str] = msgspec.field(default_factory=list)
+
+
+class OnboardingFinding(msgspec.Struct, frozen=True):
+    reason: str
+    detail: str
+    field: str | None = None
+
+
+class OnboardingRejected(Event, frozen=True, tag="onboarding_rejected"):
+    account: str
+    member: str
+    findings: list[OnboardingFinding]
+
+
+class DisclosureAcknowledged(Event, frozen=True, tag="disclosure_acknowledged"):
+    account: str
+    document: str
+    version: str
+    sha256: str | None
+
+
+class DisclosurePublished(Event, frozen=True, tag="disclosure_published"):
+    document: str
+    version: str
+    sha256: str | None
+
+
+class AccountLimitsSet(Event, frozen=True, tag="account_limits_set"):
+    account: str
+    max_leverage: str
+    max_position_notional: str
+    markets: list[str]
 
 
 class DepositMade(Event, frozen=True, tag="deposit"):
@@ -56,6 +98,8 @@ class LeverageSet(Event, frozen=True, tag="leverage_set"):
     account: str
     market: str
     leverage: str
+    requested: str | None = None
+    capped_by: str | None = None  # "account" (segment or customer cap) or "tier"
 
 
 class MarginModeSet(Event, frozen=True, tag="margin_mode_set"):
@@ -156,6 +200,7 @@ class MarginCall(Event, frozen=True, tag="margin_call"):
     account: str
     equity: str
     maintenance: str
+    member: str | None = None
 
 
 class Liquidation(Event, frozen=True, tag="liquidation"):

@@ -45,6 +45,11 @@ class Reject(StrEnum):
     POSITION_LIMIT = "position_limit"
     MARGIN_MODE_LOCKED = "margin_mode_locked"
     INVALID_STATE = "invalid_state"
+    MARKET_NOT_PERMITTED = "market_not_permitted"
+    LIMIT_WOULD_LOOSEN = "limit_would_loosen"
+    NOT_ONBOARDED = "not_onboarded"
+    DISCLOSURE_NOT_ACKNOWLEDGED = "disclosure_not_acknowledged"
+    PROFILE_REVIEW_DUE = "profile_review_due"
 
 
 class Cancel(StrEnum):

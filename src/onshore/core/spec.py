@@ -8,6 +8,7 @@ These are the validated, immutable form of the TOML configuration
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from onshore.core.units import PPB, Grid, div_ceil
 
@@ -116,6 +117,7 @@ class SegmentSpec:
     name: str
     max_leverage: int  # hundredths
     max_position_notional_micros: int
+    markets: tuple[str, ...] | None = None  # permitted markets; None: all
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,4 +144,5 @@ class VenueConfig:
     indices: dict[str, IndexSpec]
     segments: dict[str, SegmentSpec]
     clearing: ClearingSpec
+    broker: Any = field(default=None, compare=False, repr=False)  # onshore.broker.BrokerConfig
     raw: dict[str, object] = field(default_factory=dict, compare=False, repr=False)

@@ -29,6 +29,16 @@ from onshore.book.records import (
     STP_MODES,
     TIME_IN_FORCE,
 )
+from onshore.broker import (
+    DisclosureError,
+    DisclosureRegistry,
+    effective_max_leverage,
+    margin_call_step,
+    opening_refusal,
+    reducing_refusal,
+    review_application,
+)
+from onshore.broker import Rejected as BrokerRejected
 from onshore.clearing.accounts import CROSS, ISOLATED, Account, Holding, Member
 from onshore.clearing.ledger import (
     CASH,
@@ -95,6 +105,61 @@ class OpenOrder:
         self.price = price
         self.reduce_only = reduce_only
         self.holding = holding
+
+
+class Customer:
+    """What the broker layer knows of an account: limits, onboarding, disclosures, reviews.
+
+    Every account has one. ``onboarded`` accounts came through ``onboard_customer`` and
+    are gated: no opening or increasing order before every current disclosure is
+    acknowledged, and none after the yearly profile review falls due. Limits start at the
+    segment's and may only be tightened.
+    """
+
+    __slots__ = (
+        "acknowledged",
+        "assessment",
+        "in_margin_call",
+        "markets",
+        "max_leverage",
+        "max_position_notional",
+        "onboarded",
+        "review_due_ms",
+    )
+
+    def __init__(self, max_leverage: int, max_position_notional: int, markets: list[str] | None) -> None:
+        self.max_leverage = max_leverage
+        self.max_position_notional = max_position_notional
+        self.markets = markets
+        self.onboarded = False
+        self.acknowledged: dict[str, str] = {}
+        self.review_due_ms = 0
+        self.in_margin_call = False
+        self.assessment: list[str] = []
+
+    def state(self) -> dict[str, Any]:
+        """The record as plain values (snapshots and the state hash)."""
+        return {
+            "max_leverage": self.max_leverage,
+            "max_position_notional": self.max_position_notional,
+            "markets": self.markets,
+            "onboarded": self.onboarded,
+            "acknowledged": dict(sorted(self.acknowledged.items())),
+            "review_due_ms": self.review_due_ms,
+            "in_margin_call": self.in_margin_call,
+            "assessment": list(self.assessment),
+        }
+
+    @staticmethod
+    def from_state(state: dict[str, Any]) -> Customer:
+        """Rebuild a record from :meth:`state`."""
+        customer = Customer(int(state["max_leverage"]), int(state["max_position_notional"]), state["markets"])
+        customer.onboarded = bool(state["onboarded"])
+        customer.acknowledged = {str(k): str(v) for k, v in state["acknowledged"].items()}
+        customer.review_due_ms = int(state["review_due_ms"])
+        customer.in_margin_call = bool(state["in_margin_call"])
+        customer.assessment = [str(x) for x in state["assessment"]]
+        return customer
 
 
 class Market:
@@ -190,6 +255,8 @@ class Venue:
             for name, spec in config.markets.items()
         }
         self.open_orders: dict[int, OpenOrder] = {}
+        self.customers: dict[str, Customer] = {}
+        self.disclosures = DisclosureRegistry.builtin(config.broker.disclosure_versions, config.clearing.loss_model)
         self.index_prices: dict[str, int] = {}  # index name -> price in the index grid's units
         self.loss_attribution: dict[str, int] = {}
         self.clock_started = False
@@ -216,6 +283,10 @@ class Venue:
         self._handlers: dict[type, Callable[[Any], None]] = {
             c.RegisterMember: self._register_member,
             c.OpenAccount: self._open_account,
+            c.OnboardCustomer: self._onboard_customer,
+            c.AcknowledgeDisclosure: self._acknowledge_disclosure,
+            c.PublishDisclosure: self._publish_disclosure,
+            c.SetAccountLimits: self._set_account_limits,
             c.Deposit: self._deposit,
             c.Withdraw: self._withdraw,
             c.SetLeverage: self._set_leverage,
@@ -415,6 +486,8 @@ class Venue:
             "liquidation_orders": self.liquidation_orders,
             "liquidation_trades": self.liquidation_trades,
             "last_equity": dict(sorted(self._last_equity.items())),
+            "customers": {a: self.customers[a].state() for a in sorted(self.customers)},
+            "disclosures": self.disclosures.snapshot(),
         }
 
     def restore_extra_state(self, state: dict[str, Any]) -> None:
@@ -429,6 +502,8 @@ class Venue:
         self.liquidation_orders = int(state["liquidation_orders"])
         self.liquidation_trades = int(state["liquidation_trades"])
         self._last_equity = {k: int(v) for k, v in state["last_equity"].items()}
+        self.customers = {a: Customer.from_state(v) for a, v in state["customers"].items()}
+        self.disclosures = DisclosureRegistry.from_snapshot(state["disclosures"], self.config.clearing.loss_model)
         # triggers are derived state: rebuild them from the restored positions
         self._dirty.update(a for a, acct in self.accounts.items() if any(h.qty for h in acct.holdings.values()))
         self._refresh_triggers(False)
@@ -492,7 +567,8 @@ class Venue:
         return h
 
     def _default_leverage(self, account: Account, spec: MarketSpec) -> int:
-        seg = self.config.segments[account.segment].max_leverage
+        customer = self.customers.get(account.account_id)
+        seg = customer.max_leverage if customer is not None else self.config.segments[account.segment].max_leverage
         tier = spec.tiers[0].max_leverage
         return seg if seg < tier else tier
 
@@ -527,31 +603,165 @@ class Venue:
         )
 
     def _open_account(self, cmd: c.OpenAccount) -> None:
-        if type(cmd.account) is not str or not cmd.account:
-            raise Rejection(Reject.MALFORMED_COMMAND, "account must be a non-empty string")
-        if cmd.account in self.accounts:
-            raise Rejection(Reject.DUPLICATE_ACCOUNT, f"account {cmd.account} already exists")
-        member = self.members.get(cmd.member)
-        if member is None:
-            raise Rejection(Reject.UNKNOWN_MEMBER, f"no clearing member {cmd.member!r}: register it first")
-        segment = self.config.segments.get(cmd.segment)
-        if segment is None:
+        """An account a member onboarded outside Onshore: segment limits, no disclosure gating."""
+        member, owner = self._check_new_account(cmd.account, cmd.member, cmd.owner)
+        spec = self.config.segments.get(cmd.segment)
+        if spec is None:
             names = ", ".join(self.config.segments)
             raise Rejection(Reject.UNKNOWN_SEGMENT, f"unknown segment {cmd.segment!r}; segments are {names}")
-        owner = cmd.owner if cmd.owner else cmd.account
-        if type(owner) is not str:
+        customer = self._customer_for(spec.name)
+        self._create_account(cmd.account, member, spec.name, owner, customer)
+        self._emit_account_opened(cmd.ts, cmd.account, member.member_id, spec.name, owner, customer, [])
+
+    def _check_new_account(self, account: object, member_id: object, owner: object) -> tuple[Member, str]:
+        if type(account) is not str or not account:
+            raise Rejection(Reject.MALFORMED_COMMAND, "account must be a non-empty string")
+        if account in self.accounts:
+            raise Rejection(Reject.DUPLICATE_ACCOUNT, f"account {account} already exists")
+        member = self.members.get(member_id) if type(member_id) is str else None
+        if member is None:
+            raise Rejection(Reject.UNKNOWN_MEMBER, f"no clearing member {member_id!r}: register it first")
+        if owner is not None and type(owner) is not str:
             raise Rejection(Reject.MALFORMED_COMMAND, "owner must be a string")
-        self.accounts[cmd.account] = Account(cmd.account, member.member_id, segment.name, owner)
-        member.accounts.append(cmd.account)
-        self.ledger.open(CASH, cmd.account)
+        assert type(account) is str
+        return member, owner if type(owner) is str and owner else account
+
+    def _customer_for(self, segment: str) -> Customer:
+        spec = self.config.segments[segment]
+        return Customer(
+            spec.max_leverage,
+            spec.max_position_notional_micros,
+            list(spec.markets) if spec.markets is not None else None,
+        )
+
+    def _create_account(self, account_id: str, member: Member, segment: str, owner: str, customer: Customer) -> None:
+        self.accounts[account_id] = Account(account_id, member.member_id, segment, owner)
+        self.customers[account_id] = customer
+        member.accounts.append(account_id)
+        self.ledger.open(CASH, account_id)
+
+    def _emit_account_opened(
+        self,
+        ts: int,
+        account: str,
+        member: str,
+        segment: str,
+        owner: str,
+        customer: Customer,
+        disclosures: list[e.Disclosure],
+    ) -> None:
         self._emit(
             e.AccountOpened,
-            cmd.ts,
-            account=cmd.account,
-            member=member.member_id,
-            segment=segment.name,
+            ts,
+            account=account,
+            member=member,
+            segment=segment,
             owner=owner,
-            max_leverage=LEVERAGE.format(segment.max_leverage),
+            max_leverage=LEVERAGE.format(customer.max_leverage),
+            max_position_notional=fmt_money(customer.max_position_notional),
+            markets=customer.markets if customer.markets is not None else sorted(self.markets),
+            disclosures=disclosures,
+            review_due=customer.review_due_ms if customer.onboarded else None,
+            assessment=list(customer.assessment),
+        )
+
+    def _onboard_customer(self, cmd: c.OnboardCustomer) -> None:
+        """The broker's onboarding: KYC, suitability, segment, disclosures (docs/broker.md)."""
+        member, owner = self._check_new_account(cmd.account, cmd.member, cmd.owner)
+        outcome = review_application(cmd.profile, cmd.ts, self.config.broker, self.disclosures)
+        if isinstance(outcome, BrokerRejected):
+            self._emit(
+                e.OnboardingRejected,
+                cmd.ts,
+                account=cmd.account,
+                member=member.member_id,
+                findings=[e.OnboardingFinding(str(f.reason), f.detail, f.field) for f in outcome.findings],
+            )
+            return
+        segment = outcome.assessment.segment
+        customer = self._customer_for(segment)
+        customer.max_leverage = effective_max_leverage(customer.max_leverage, outcome.assessment)
+        customer.onboarded = True
+        customer.review_due_ms = outcome.review_due_ms
+        customer.assessment = list(outcome.assessment.reasons)
+        self._create_account(cmd.account, member, segment, owner, customer)
+        disclosures = [e.Disclosure(document, version) for document, version in outcome.disclosures]
+        self._emit_account_opened(cmd.ts, cmd.account, member.member_id, segment, owner, customer, disclosures)
+
+    def _acknowledge_disclosure(self, cmd: c.AcknowledgeDisclosure) -> None:
+        account = self._account(cmd.account)
+        try:
+            self.disclosures.ensure_acknowledgeable(cmd.document, cmd.version)
+        except DisclosureError as exc:
+            raise Rejection(str(exc.reason), str(exc)) from None
+        self.customers[account.account_id].acknowledged[cmd.document] = cmd.version
+        self._emit(
+            e.DisclosureAcknowledged,
+            cmd.ts,
+            account=account.account_id,
+            document=cmd.document,
+            version=cmd.version,
+            sha256=self.disclosures.sha256(cmd.document, cmd.version),
+        )
+
+    def _publish_disclosure(self, cmd: c.PublishDisclosure) -> None:
+        try:
+            self.disclosures.ensure_publishable(cmd.document, cmd.version)
+        except DisclosureError as exc:
+            raise Rejection(str(exc.reason), str(exc)) from None
+        self.disclosures.publish(cmd.document, cmd.version)
+        self._emit(
+            e.DisclosurePublished,
+            cmd.ts,
+            document=cmd.document,
+            version=cmd.version,
+            sha256=self.disclosures.sha256(cmd.document, cmd.version),
+        )
+
+    def _set_account_limits(self, cmd: c.SetAccountLimits) -> None:
+        """Per-customer overrides: they may only tighten what the account has."""
+        account = self._account(cmd.account)
+        customer = self.customers[account.account_id]
+        leverage = customer.max_leverage
+        position = customer.max_position_notional
+        markets = customer.markets
+        if cmd.max_leverage is not None:
+            leverage = LEVERAGE.parse(cmd.max_leverage)
+            if leverage < LEVERAGE_SCALE:
+                raise Rejection(Reject.NON_POSITIVE, "max_leverage must be at least 1")
+            if leverage > customer.max_leverage:
+                raise Rejection(
+                    Reject.LIMIT_WOULD_LOOSEN,
+                    f"max_leverage {cmd.max_leverage} is above the account's {LEVERAGE.format(customer.max_leverage)}: "
+                    "overrides may only tighten",
+                )
+        if cmd.max_position_notional is not None:
+            position = self._amount(cmd.max_position_notional, "max_position_notional")
+            if position <= 0:
+                raise Rejection(Reject.NON_POSITIVE, "max_position_notional must be positive")
+            if position > customer.max_position_notional:
+                raise Rejection(Reject.LIMIT_WOULD_LOOSEN, "max_position_notional may only be lowered")
+        if cmd.markets is not None:
+            if type(cmd.markets) is not list or not all(type(m) is str for m in cmd.markets):
+                raise Rejection(Reject.MALFORMED_COMMAND, "markets must be a list of market names")
+            allowed = set(customer.markets) if customer.markets is not None else set(self.markets)
+            unknown = [m for m in cmd.markets if m not in allowed]
+            if unknown:
+                raise Rejection(Reject.LIMIT_WOULD_LOOSEN, f"markets {unknown} are not permitted to this account now")
+            markets = sorted(set(cmd.markets))
+        customer.max_leverage = leverage
+        customer.max_position_notional = position
+        customer.markets = markets
+        for h in account.holdings.values():
+            if h.leverage > leverage:
+                h.leverage = leverage
+        self._emit(
+            e.AccountLimitsSet,
+            cmd.ts,
+            account=account.account_id,
+            max_leverage=LEVERAGE.format(leverage),
+            max_position_notional=fmt_money(position),
+            markets=markets if markets is not None else sorted(self.markets),
         )
 
     def _deposit(self, cmd: c.Deposit) -> None:
@@ -580,28 +790,28 @@ class Venue:
         self._emit(e.Withdrawal, cmd.ts, account=account.account_id, amount=fmt_money(amount))
 
     def _set_leverage(self, cmd: c.SetLeverage) -> None:
+        """Choose the leverage of one market; a request above the account's caps gets the cap.
+
+        The caps are the account's maximum (its segment's, or tighter for this customer)
+        and the maximum of the margin tier its position sits in. The event says what was
+        asked and what capped it. Lowering leverage is refused if the account could not
+        then carry its positions.
+        """
         account = self._account(cmd.account)
         market = self._market(cmd.market)
-        leverage = LEVERAGE.parse(cmd.leverage)
-        if leverage < LEVERAGE_SCALE:
+        requested = LEVERAGE.parse(cmd.leverage)
+        if requested < LEVERAGE_SCALE:
             raise Rejection(Reject.NON_POSITIVE, "leverage must be at least 1")
-        segment_max = self.config.segments[account.segment].max_leverage
-        if leverage > segment_max:
-            raise Rejection(
-                Reject.LEVERAGE_ABOVE_MAX,
-                f"leverage {cmd.leverage} is above the {account.segment} segment's maximum of "
-                f"{LEVERAGE.format(segment_max)}",
-            )
+        leverage = requested
+        capped_by: str | None = None
+        account_max = self.customers[account.account_id].max_leverage
+        if leverage > account_max:
+            leverage, capped_by = account_max, "account"
         h = account.holdings.get(market.spec.name)
         qty = h.qty if h is not None else 0
-        notional = abs(qty) * (market.mark or 0) * market.k
-        tier_max = market.tiers.leverage_cap(notional)
+        tier_max = market.tiers.leverage_cap(abs(qty) * (market.mark or 0) * market.k)
         if leverage > tier_max:
-            raise Rejection(
-                Reject.LEVERAGE_ABOVE_MAX,
-                f"leverage {cmd.leverage} is above {LEVERAGE.format(tier_max)}, "
-                "the maximum for a position of this size",
-            )
+            leverage, capped_by = tier_max, "tier"
         if h is not None and leverage < h.leverage:
             old = h.leverage
             h.leverage = leverage
@@ -616,6 +826,8 @@ class Venue:
             account=account.account_id,
             market=market.spec.name,
             leverage=LEVERAGE.format(leverage),
+            requested=LEVERAGE.format(requested),
+            capped_by=capped_by,
         )
 
     def _set_margin_mode(self, cmd: c.SetMarginMode) -> None:
@@ -682,7 +894,7 @@ class Venue:
             sell_lots += qty
             sell_notional += order_notional
         mark = market.mark or 0
-        limit = self.config.segments[account.segment].max_position_notional_micros
+        limit = self.customers[account.account_id].max_position_notional
         # cheap bound first: every lot at the highest of the prices involved
         top = price if price > mark else mark
         bound = (abs(h.qty) + h.buy_lots + h.sell_lots + qty) * top * k
@@ -693,8 +905,8 @@ class Venue:
             ):
                 raise Rejection(
                     Reject.POSITION_LIMIT,
-                    f"the order could take {market.spec.name} exposure to {fmt_money(worst)}, above the "
-                    f"{account.segment} segment's limit of {fmt_money(limit)}",
+                    f"the order could take {market.spec.name} exposure to {fmt_money(worst)}, above this "
+                    f"{account.segment} account's limit of {fmt_money(limit)}",
                 )
         spec = market.spec
         rate = spec.taker_fee_ppb if spec.taker_fee_ppb > spec.maker_fee_ppb else spec.maker_fee_ppb
@@ -744,6 +956,11 @@ class Venue:
         if book.state is HALTED:
             raise Rejection(Reject.MARKET_HALTED, f"{market.spec.name} is halted: only cancels are accepted")
         name = market.spec.name
+        customer = self.customers[account.account_id]
+        if customer.markets is not None and name not in customer.markets:
+            raise Rejection(Reject.MARKET_NOT_PERMITTED, f"{name} is not permitted to this {account.segment} account")
+        if customer.onboarded:
+            self._check_gates(customer, cmd.reduce_only, cmd.ts)
         h = account.holdings.get(name)
         if h is None:
             h = Holding(self._default_leverage(account, market.spec))
@@ -781,6 +998,15 @@ class Venue:
                 cmd.reduce_only,
                 h,
             )
+
+    def _check_gates(self, customer: Customer, reducing: bool, ts: int) -> None:
+        """The broker's gates on an onboarded account's order (disclosures, yearly review)."""
+        if reducing:
+            refusal = reducing_refusal(customer.acknowledged, self.disclosures)
+        else:
+            refusal = opening_refusal(customer.acknowledged, self.disclosures, customer.review_due_ms, ts)
+        if refusal is not None:
+            raise Rejection(refusal.reason, refusal.detail)
 
     def _rest(
         self,
@@ -1049,6 +1275,9 @@ class Venue:
                 Reject.UNKNOWN_ORDER, f"no open order {which!r} of account {account.account_id} in {market.spec.name}"
             )
         record = self.open_orders[live.order_id]
+        customer = self.customers[account.account_id]
+        if customer.onboarded:
+            self._check_gates(customer, record.reduce_only, cmd.ts)
         price = market.price.parse(cmd.price) if cmd.price is not None else None
         qty = market.qty.parse(cmd.qty) if cmd.qty is not None else None
         new_price = record.price if price is None else price
@@ -1225,6 +1454,39 @@ class Venue:
         if not self.clock_started:
             return
         now = cmd.ts
+        self._run_due(now)
+        self._margin_calls(now)
+
+    def _margin_calls(self, ts: int) -> None:
+        """A ``margin_call`` to the customer and its member, once per episode below the warning level."""
+        config = self.config.broker
+        for account_id in sorted(self.accounts):
+            account = self.accounts[account_id]
+            customer = self.customers[account_id]
+            if not any(h.qty and h.mode is CROSS for h in account.holdings.values()):
+                if customer.in_margin_call:
+                    customer.in_margin_call = False
+                continue
+            equity = self.equity(account)
+            maintenance = 0
+            for name, h in account.holdings.items():
+                if h.qty and h.mode is CROSS:
+                    m = self.markets[name]
+                    maintenance += m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k)
+            step = margin_call_step(customer.in_margin_call, equity, maintenance, config)
+            customer.in_margin_call = step.in_episode
+            if step.call:
+                self._emit(
+                    e.MarginCall,
+                    ts,
+                    account=account_id,
+                    equity=fmt_money(equity),
+                    maintenance=fmt_money(maintenance),
+                    member=account.member,
+                )
+
+    def _run_due(self, now: int) -> None:
+        """Run the scheduled work that fell due up to ``now``, in time order."""
         markets = list(self.markets.values())
         while True:
             due = now + 1

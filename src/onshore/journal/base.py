@@ -1,0 +1,105 @@
+"""The storage interface every journal implements (SQLite now, PostgreSQL later), and its errors.
+
+A journal stores three things: a header (``meta``: the format, the Venue configuration
+and the genesis hash), the hash-chained entries (:data:`~onshore.journal.format.EntryRow`)
+and the snapshots (:class:`SnapshotRecord`). It knows nothing of the Venue: hashing,
+verification and replay live in :mod:`~onshore.journal.chain` and
+:mod:`~onshore.journal.recovery` and work on any implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from onshore.journal.format import EntryRow, Key
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """A snapshot of the Venue after entry ``seq``; ``data`` is None when not loaded or not taken."""
+
+    seq: int
+    event_seq: int
+    state_hash: str
+    entry_hash: bytes
+    hash: bytes
+    data: bytes | None = None
+
+
+class Journal(Protocol):
+    """A hash-chained, append-only store of entries and snapshots.
+
+    ``append`` is the only write in normal operation and must be durable when it returns:
+    the caller acknowledges the commands it holds right after. ``discard_from`` exists only
+    for recovery, to drop a torn tail that was never acknowledged.
+    """
+
+    def meta(self) -> dict[str, str]:
+        """The header: ``format``, ``config`` (canonical JSON) and ``genesis`` (hex); empty if new."""
+        ...
+
+    def initialize(self, meta: dict[str, str]) -> None:
+        """Write the header of a new journal (durably)."""
+        ...
+
+    def append(self, entries: Sequence[tuple[int, Key, Any, bytes, bytes]], snapshots: Sequence[SnapshotRecord] = ()) -> None:
+        """Store entries ``(seq, key, entry, prev_hash, hash)`` and snapshots in one durable transaction."""
+        ...
+
+    def scan(self, first_seq: int = 1) -> Iterator[EntryRow]:
+        """Every entry from ``first_seq`` on, in sequence order. Runtime complexity: O(n) streamed."""
+        ...
+
+    def find(self, needle: bytes) -> Iterator[EntryRow]:
+        """The entries whose canonical bytes contain ``needle``, in sequence order (a prefilter)."""
+        ...
+
+    def last(self) -> EntryRow | None:
+        """The entry with the highest sequence number, or None."""
+        ...
+
+    def keys(self) -> Iterator[Key]:
+        """The idempotency keys of all entries."""
+        ...
+
+    def snapshots(self) -> list[SnapshotRecord]:
+        """All snapshot records, newest first, without their data."""
+        ...
+
+    def snapshot_data(self, seq: int) -> bytes | None:
+        """The bytes of the snapshot taken after entry ``seq``."""
+        ...
+
+    def discard_from(self, seq: int) -> int:
+        """Delete entries and snapshots from ``seq`` on, durably; return how many entries went."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...
+
+
+class JournalError(Exception):
+    """The journal cannot be used as it is; the message says why and where."""
+
+
+class ChainBroken(JournalError):
+    """The hash chain is broken before its tail: the venue must not start on this journal."""
+
+    def __init__(self, seq: int, problem: str) -> None:
+        super().__init__(
+            f"journal chain broken at entry {seq}: {problem}; entries after it are intact, so this is not a torn "
+            "tail: refusing to start (run `onshore audit verify` and restore the journal from a copy)"
+        )
+        self.seq = seq
+        self.problem = problem
+
+
+class JournalLocked(JournalError):
+    """Another process is writing this journal."""
+
+
+class ConfigMismatch(JournalError):
+    """The configuration given differs from the one the journal was created with."""

@@ -1,0 +1,167 @@
+"""The SQLite journal: one file, WAL mode, ``synchronous=FULL``.
+
+In WAL mode with ``synchronous=FULL`` SQLite syncs the write-ahead log at every commit,
+so a transaction that has committed survives a crash of the process or of the machine.
+A transaction holds a whole group of entries (group commit): one sync covers thousands
+of commands, and none of them is acknowledged before it.
+
+Tables::
+
+    meta       (name TEXT PRIMARY KEY, value TEXT)               format, config, genesis
+    entries    (seq INTEGER PRIMARY KEY, key, entry BLOB,        one row per command
+                prev_hash BLOB, hash BLOB)
+    snapshots  (seq INTEGER PRIMARY KEY, event_seq INTEGER,      one row per snapshot
+                state_hash TEXT, entry_hash BLOB, data BLOB, hash BLOB)
+
+``key`` has no declared type, so an ``id`` ``"5"`` (text) and line number ``5`` (integer)
+stay distinct. The events of a command are inside its entry, linked to it by ``seq``
+(each event also carries ``cmd = seq``); JSON functions reach them in SQL, e.g.
+``SELECT seq FROM entries WHERE json_extract(entry, '$[2].type') = 'withdraw'``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from onshore.journal.base import JournalError, SnapshotRecord
+from onshore.journal.format import EntryRow, Key
+
+PAGE_SIZE: Final = 16384
+WAL_AUTOCHECKPOINT_PAGES: Final = 4096  # 64 MiB of log between checkpoints
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    key NOT NULL,
+    entry BLOB NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    seq INTEGER PRIMARY KEY,
+    event_seq INTEGER NOT NULL,
+    state_hash TEXT NOT NULL,
+    entry_hash BLOB NOT NULL,
+    data BLOB,
+    hash BLOB NOT NULL
+);
+"""
+
+_INSERT_ENTRY: Final = "INSERT INTO entries (seq, key, entry, prev_hash, hash) VALUES (?, ?, ?, ?, ?)"
+_INSERT_SNAPSHOT: Final = (
+    "INSERT OR REPLACE INTO snapshots (seq, event_seq, state_hash, entry_hash, data, hash) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_SELECT_ENTRIES: Final = "SELECT seq, key, entry, prev_hash, hash FROM entries"
+
+
+class SQLiteJournal:
+    """A :class:`~onshore.journal.base.Journal` in one SQLite file.
+
+    ``readonly`` opens an existing journal for reading only (the audit commands); it
+    never creates a file or changes one.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly and not self.path.exists():
+            raise JournalError(f"no journal at {self.path}")
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        try:
+            self._con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            con = self._con
+            if readonly:
+                con.execute("PRAGMA query_only = ON")
+            else:
+                if new:
+                    con.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+                mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise JournalError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
+                con.execute("PRAGMA synchronous = FULL")
+                con.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+                con.executescript(_SCHEMA)
+            con.execute("PRAGMA cache_size = -65536")
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"{self.path}: not a readable journal ({exc})") from exc
+        if not {"meta", "entries", "snapshots"} <= tables:
+            raise JournalError(f"{self.path}: not an Onshore journal (tables {sorted(tables)})")
+
+    # ------------------------------------------------------------------ header
+    def meta(self) -> dict[str, str]:
+        return {str(name): str(value) for name, value in self._con.execute("SELECT name, value FROM meta")}
+
+    def initialize(self, meta: dict[str, str]) -> None:
+        with self._transaction():
+            self._con.executemany("INSERT INTO meta (name, value) VALUES (?, ?)", sorted(meta.items()))
+
+    # ------------------------------------------------------------------ writing
+    def append(
+        self, entries: Sequence[tuple[int, Key, Any, bytes, bytes]], snapshots: Sequence[SnapshotRecord] = ()
+    ) -> None:
+        with self._transaction():
+            if entries:
+                self._con.executemany(_INSERT_ENTRY, entries)
+            for s in snapshots:
+                self._con.execute(_INSERT_SNAPSHOT, (s.seq, s.event_seq, s.state_hash, s.entry_hash, s.data, s.hash))
+
+    def discard_from(self, seq: int) -> int:
+        with self._transaction():
+            removed = self._con.execute("DELETE FROM entries WHERE seq >= ?", (seq,)).rowcount
+            self._con.execute("DELETE FROM snapshots WHERE seq >= ?", (seq,))
+        return int(removed)
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._con)
+
+    # ------------------------------------------------------------------ reading
+    def scan(self, first_seq: int = 1) -> Iterator[EntryRow]:
+        cursor = self._con.execute(_SELECT_ENTRIES + " WHERE seq >= ? ORDER BY seq", (first_seq,))
+        cursor.arraysize = 4096
+        while rows := cursor.fetchmany():
+            yield from rows
+
+    def find(self, needle: bytes) -> Iterator[EntryRow]:
+        cursor = self._con.execute(_SELECT_ENTRIES + " WHERE instr(entry, ?) > 0 ORDER BY seq", (needle,))
+        yield from cursor
+
+    def last(self) -> EntryRow | None:
+        row: EntryRow | None = self._con.execute(_SELECT_ENTRIES + " ORDER BY seq DESC LIMIT 1").fetchone()
+        return row
+
+    def keys(self) -> Iterator[Key]:
+        for (key,) in self._con.execute("SELECT key FROM entries"):
+            yield key
+
+    def snapshots(self) -> list[SnapshotRecord]:
+        rows = self._con.execute(
+            "SELECT seq, event_seq, state_hash, entry_hash, hash FROM snapshots ORDER BY seq DESC"
+        ).fetchall()
+        return [SnapshotRecord(seq, event_seq, sh, eh, h) for seq, event_seq, sh, eh, h in rows]
+
+    def snapshot_data(self, seq: int) -> bytes | None:
+        row = self._con.execute("SELECT data FROM snapshots WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (durable on exit), rolled back on any exception."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+
+    def __enter__(self) -> None:
+        self._con.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._con.execute("COMMIT")
+        elif self._con.in_transaction:
+            self._con.execute("ROLLBACK")
