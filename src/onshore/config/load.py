@@ -210,7 +210,20 @@ def _market(name: str, t: _Table) -> MarketSpec:
         if mark.has("band")
         else tiers[0].maintenance_rate_ppb,
         basis_window=mark.integer("basis_window", minimum=1) if mark.has("basis_window") else 30,
+        position_limits=_position_limits(t, qty_grid),
     )
+
+
+def _position_limits(t: _Table, qty_grid: Grid) -> dict[str, int]:
+    if not t.has("position_limits"):
+        return {}
+    table = t.table("position_limits")
+    out = {}
+    for key in table.data:
+        if key != "default" and key not in SEGMENTS:
+            raise ConfigError(f"{table.path}.{key}: not a segment (or 'default')")
+        out[key] = table.decimal(key, qty_grid, positive=True)
+    return out
 
 
 def _exact_product(decimals: list[str]) -> int | None:

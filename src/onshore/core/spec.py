@@ -80,6 +80,7 @@ class MarketSpec:
     funding: FundingSpec
     mark_band_ppb: int
     basis_window: int
+    position_limits: dict[str, int] = field(default_factory=dict, compare=False)  # segment -> lots; "default"
 
     def notional_micros(self, price_ticks: int, qty_lots: int) -> int:
         """Exact notional: price × qty × contract size, in micro-dollars."""

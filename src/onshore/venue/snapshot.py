@@ -141,6 +141,7 @@ def restore(config: VenueConfig, data: bytes) -> Venue:
             h.mode = "cross" if h.mode == "cross" else "isolated"
             account.holdings[name] = h
         venue.accounts[account_id] = account
+        venue.owner_accounts.setdefault(account.owner, []).append(account)
     venue.client_order_ids.clear()
     venue.client_order_ids.update({a: dict(ids) for a, ids in doc["client_order_ids"].items()})
     for name, m in doc["markets"].items():

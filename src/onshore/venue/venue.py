@@ -256,6 +256,7 @@ class Venue:
         }
         self.open_orders: dict[int, OpenOrder] = {}
         self.customers: dict[str, Customer] = {}
+        self.owner_accounts: dict[str, list[Account]] = {}
         self.disclosures = DisclosureRegistry.builtin(config.broker.disclosure_versions, config.clearing.loss_model)
         self.index_prices: dict[str, int] = {}  # index name -> price in the index grid's units
         self.loss_attribution: dict[str, int] = {}
@@ -635,7 +636,8 @@ class Venue:
         )
 
     def _create_account(self, account_id: str, member: Member, segment: str, owner: str, customer: Customer) -> None:
-        self.accounts[account_id] = Account(account_id, member.member_id, segment, owner)
+        account = self.accounts[account_id] = Account(account_id, member.member_id, segment, owner)
+        self.owner_accounts.setdefault(owner, []).append(account)
         self.customers[account_id] = customer
         member.accounts.append(account_id)
         self.ledger.open(CASH, account_id)
@@ -974,6 +976,8 @@ class Venue:
         else:
             check_price = price if order_type == LIMIT else book.protection_limit(side)
             self._check_order_margin(account, market, h, side, qty, check_price)
+            if market.spec.position_limits:
+                self._check_position_limit(account, market, side, qty)
 
         order_id = self.cmd
         events = book.place(
@@ -997,6 +1001,33 @@ class Venue:
                 price,
                 cmd.reduce_only,
                 h,
+            )
+
+    def _check_position_limit(self, account: Account, market: Market, side: int, qty: int) -> None:
+        """Reject an order that could take its beneficial owner beyond the market's position limit.
+
+        The owner's worst case on the order's side: Σ over its accounts of position plus open
+        orders on that side, plus this order, in contracts (lots). Per segment of the
+        account placing the order, else the market's default. Orders that only reduce the
+        owner's exposure on that side are never refused.
+        """
+        limits = market.spec.position_limits
+        limit = limits.get(account.segment, limits.get("default"))
+        if limit is None:
+            return
+        name = market.spec.name
+        exposure = 0
+        for other in self.owner_accounts.get(account.owner, [account]):
+            h = other.holdings.get(name)
+            if h is None:
+                continue
+            exposure += h.qty + h.buy_lots if side == BUY else -h.qty + h.sell_lots
+        if exposure + qty > limit and qty > 0:
+            raise Rejection(
+                Reject.POSITION_LIMIT,
+                f"the order could take owner {account.owner}'s {name} {'long' if side == BUY else 'short'} exposure "
+                f"to {market.qty.format(exposure + qty)} contracts, above the position limit of "
+                f"{market.qty.format(limit)}",
             )
 
     def _check_gates(self, customer: Customer, reducing: bool, ts: int) -> None:
