@@ -11,6 +11,8 @@ and the losses by layer, by segment and uncovered are identical, under both loss
 
 from __future__ import annotations
 
+import itertools
+
 import msgspec
 import numpy as np
 import pytest
@@ -95,7 +97,7 @@ def venue_from(pop: Population, loss_model: str) -> Venue:
 def drive(v: Venue, path: list[int]) -> dict[int, set[str]]:
     """Each step: the liquidity account quotes at the new price on the side liquidations need, then the index moves."""
     liquidated: dict[int, set[str]] = {}
-    for step, (prev, price) in enumerate(zip(path, path[1:], strict=False), start=1):
+    for step, (prev, price) in enumerate(itertools.pairwise(path), start=1):
         ts = T0 + step * 1000
         v.apply(c.CancelAll(ts=ts, account=LIQUIDITY))
         side = "buy" if price < prev else "sell"

@@ -302,6 +302,7 @@ def _index(name: str, t: _Table) -> IndexSpec:
         max_age_ms=t.integer("max_age_ms", minimum=1),
         outlier_band_ppb=t.decimal("outlier_band", RATE_GRID, positive=True) if t.has("outlier_band") else PPB // 20,
         price_grid=t.step("tick_size") if t.has("tick_size") else Grid("0.01"),
+        hold_ms=t.integer("hold_ms", minimum=1) if t.has("hold_ms") else t.integer("max_age_ms", minimum=1),
     )
 
 

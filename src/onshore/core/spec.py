@@ -109,6 +109,7 @@ class IndexSpec:
     max_age_ms: int
     outlier_band_ppb: int
     price_grid: Grid
+    hold_ms: int = 30_000  # how long a computed index stays usable without a new update
 
 
 @dataclass(frozen=True, slots=True)

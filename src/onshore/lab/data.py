@@ -38,6 +38,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -253,7 +254,6 @@ class _TimeParser:
         return (moment - _EPOCH) // _ONE_MS
 
 
-
 def format_ts(ts_ms: int) -> str:
     """Format epoch ms as ISO-8601 UTC (``2020-03-13T02:16:00Z``; a date alone at midnight)."""
     moment = _EPOCH + timedelta(milliseconds=int(ts_ms))
@@ -297,11 +297,15 @@ def _assemble(
     bad = h < np.maximum(o, c)
     if bad.any():
         i = int(np.argmax(bad))
-        raise HistoryError(file, f"high {h[i]!r} is below max(open, close) = {max(o[i], c[i])!r}", int(row_of[i]), "high")
+        raise HistoryError(
+            file, f"high {h[i]!r} is below max(open, close) = {max(o[i], c[i])!r}", int(row_of[i]), "high"
+        )
     bad = lo > np.minimum(o, c)
     if bad.any():
         i = int(np.argmax(bad))
-        raise HistoryError(file, f"low {lo[i]!r} is above min(open, close) = {min(o[i], c[i])!r}", int(row_of[i]), "low")
+        raise HistoryError(
+            file, f"low {lo[i]!r} is above min(open, close) = {min(o[i], c[i])!r}", int(row_of[i]), "low"
+        )
     step = np.diff(ts_ms)
     if (step <= 0).any():
         i = int(np.argmax(step <= 0)) + 1
@@ -319,6 +323,10 @@ def _assemble(
     for array in arrays:
         array.setflags(write=False)
     return PriceHistory(name=name, ts_ms=ts_ms, open=o, high=h, low=lo, close=c, source=source, volume=vol)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
 
 
 def _is_number(text: str) -> bool:
@@ -386,10 +394,14 @@ def _choose_symbol(file: str, values: Sequence[str], symbol: str | None) -> str 
     distinct = sorted(set(values))
     if symbol is not None:
         if symbol not in distinct:
-            raise HistoryError(file, f"no rows for symbol {symbol!r}; the file holds {', '.join(distinct)}", None, "symbol")
+            raise HistoryError(
+                file, f"no rows for symbol {symbol!r}; the file holds {', '.join(distinct)}", None, "symbol"
+            )
         return symbol
     if len(distinct) > 1:
-        raise HistoryError(file, f"the file holds several symbols ({', '.join(distinct)}): pass symbol=", None, "symbol")
+        raise HistoryError(
+            file, f"the file holds several symbols ({', '.join(distinct)}): pass symbol=", None, "symbol"
+        )
     return None
 
 
@@ -406,12 +418,14 @@ def load_ohlcv_csv(
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
-        if header is None:
+        if header is None or not any(cell.strip() for cell in header):
             raise HistoryError(file, "empty file")
         if header and _is_number(header[0]):
             raise HistoryError(file, "no header row (for a Binance kline file use load_binance_klines)", 1)
         t_i, p_i, v_i, s_i = _resolve_columns(file, header, time_column)
-        records = [(line_no, record) for line_no, record in enumerate(reader, start=2) if any(c.strip() for c in record)]
+        records = [
+            (line_no, record) for line_no, record in enumerate(reader, start=2) if any(c.strip() for c in record)
+        ]
     if s_i is not None:
         keep = _choose_symbol(file, [r[s_i].strip() for _, r in records if len(r) > s_i], symbol)
         if keep is not None:
@@ -434,7 +448,7 @@ def load_ohlcv_csv(
             cell = record[v_i].strip()
             vol.append(_price(file, cell, line_no, "volume") if cell else math.nan)
         rows.append(line_no)
-    label = name or Path(path).stem + (f"_{symbol}" if symbol else "")
+    label = name or Path(path).stem + (f"_{_slug(symbol)}" if symbol else "")
     source = f"OHLCV CSV {Path(path).name}" + (f" ({symbol})" if symbol else "")
     return _assemble(file, label, source, ts, dict(cols), rows, vol if v_i is not None else None)
 
@@ -477,7 +491,7 @@ def load_parquet(
     for key, i in p_i.items():
         cols[key] = _parquet_floats(file, key, table.column(i), pa)[keep]
     vol = None if v_i is None else _parquet_floats(file, "volume", table.column(v_i), pa)[keep]
-    label = name or Path(path).stem + (f"_{symbol}" if symbol else "")
+    label = name or Path(path).stem + (f"_{_slug(symbol)}" if symbol else "")
     source = f"Parquet {Path(path).name}" + (f" ({symbol})" if symbol else "")
     return _assemble(file, label, source, ts, dict(cols), rows, vol)
 

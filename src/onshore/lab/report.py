@@ -99,8 +99,8 @@ def _figures(
         rows = [r for r in sweep if r.loss_model == model]
         scenarios = sorted({r.scenario for r in rows})
         caps = sorted({r.leverage_cap or 0 for r in rows})
-        z = [[_usd(next((r.total_loss - r.by_layer.get("trader", 0)) for r in rows
-                        if r.scenario == s and (r.leverage_cap or 0) == c)) for c in caps] for s in scenarios]  # fmt: skip
+        beyond = {(r.scenario, r.leverage_cap or 0): r.total_loss - r.by_layer.get("trader", 0) for r in rows}
+        z = [[_usd(beyond.get((s, c), 0)) for c in caps] for s in scenarios]
         fig = go.Figure(go.Heatmap(z=z, x=[f"{c / 100:g}×" for c in caps], y=scenarios, colorscale="Reds"))
         fig.update_layout(
             title=f"{model}: losses beyond the traders' own collateral, by leverage cap", xaxis_title="cap"

@@ -128,7 +128,9 @@ def _document(venue: Venue) -> dict[str, Any]:
             "contract_size": market.spec.contract_size,
             "tick_size": market.spec.tick_size,
             "state": market.book.state,
-            "index_price": None if market.index_ticks is None else market.price.format(market.index_ticks),
+            "index_price": None
+            if market.spec.index not in venue.index_prices
+            else market.index.price_grid.format(venue.index_prices[market.spec.index]),
             "mark_price": None if market.mark is None else market.price.format(market.mark),
             "open_interest": market.qty.format(oi),
             "last_funding_rate": fmt_rate(market.last_funding_rate_ppb),

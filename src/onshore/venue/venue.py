@@ -259,6 +259,7 @@ class Venue:
         self.owner_accounts: dict[str, list[Account]] = {}
         self.disclosures = DisclosureRegistry.builtin(config.broker.disclosure_versions, config.clearing.loss_model)
         self.index_prices: dict[str, int] = {}  # index name -> price in the index grid's units
+        self.index_valid_until: dict[str, int] = {}  # index name -> last ms its quotes are fresh
         self.loss_attribution: dict[str, int] = {}
         self.clock_started = False
         self.next_settlement_ms = 0
@@ -277,6 +278,7 @@ class Venue:
         self._last_equity: dict[str, int] = {}
         self._multi: set[str] = set()
         self._marks_moved = False
+        self._calls_due = False  # margin calls are re-evaluated on the next tick after a mark moves or cash changes
         self._watch: dict[str, tuple[list[tuple[int, str, int]], list[tuple[int, str, int]]]] = {
             name: ([], []) for name in self.markets
         }
@@ -339,6 +341,8 @@ class Venue:
         self.ts = ts
         if not self.clock_started:
             self._start_clock(ts)
+        if self._dirty:
+            self._calls_due = True
         if self._dirty or self._marks_moved:
             try:
                 self._liquidation_pass(ts)
@@ -488,6 +492,8 @@ class Venue:
             "liquidation_trades": self.liquidation_trades,
             "last_equity": dict(sorted(self._last_equity.items())),
             "customers": {a: self.customers[a].state() for a in sorted(self.customers)},
+            "index_valid_until": dict(sorted(self.index_valid_until.items())),
+            "calls_due": self._calls_due,
             "disclosures": self.disclosures.snapshot(),
         }
 
@@ -504,6 +510,8 @@ class Venue:
         self.liquidation_trades = int(state["liquidation_trades"])
         self._last_equity = {k: int(v) for k, v in state["last_equity"].items()}
         self.customers = {a: Customer.from_state(v) for a, v in state["customers"].items()}
+        self.index_valid_until = {k: int(v) for k, v in state["index_valid_until"].items()}
+        self._calls_due = bool(state["calls_due"])
         self.disclosures = DisclosureRegistry.from_snapshot(state["disclosures"], self.config.clearing.loss_model)
         # triggers are derived state: rebuild them from the restored positions
         self._dirty.update(a for a, acct in self.accounts.items() if any(h.qty for h in acct.holdings.values()))
@@ -1385,8 +1393,6 @@ class Venue:
                 units = spec.price_grid.parse(quote.price)
             except ValueError as exc:
                 raise Rejection(Reject.BAD_DECIMAL, f"quote from {quote.source}: {exc}") from None
-            if units <= 0:
-                raise Rejection(Reject.NON_POSITIVE, f"quote from {quote.source} must be positive")
             if type(quote.ts) is not int:
                 raise Rejection(Reject.MALFORMED_COMMAND, f"quote from {quote.source}: ts must be an integer")
             quotes.append((quote.source, units, quote.ts))
@@ -1405,6 +1411,7 @@ class Venue:
             return
         price = result.price_ticks
         self.index_prices[spec.name] = price
+        self.index_valid_until[spec.name] = cmd.ts + spec.hold_ms
         self._emit(
             e.IndexPrice,
             cmd.ts,
@@ -1465,6 +1472,7 @@ class Venue:
         market.mark = ticks
         market.book.set_reference(ticks)
         self._marks_moved = True
+        self._calls_due = True
         if self._multi:
             name = market.spec.name
             for account_id in self._multi:
@@ -1486,7 +1494,9 @@ class Venue:
             return
         now = cmd.ts
         self._run_due(now)
-        self._margin_calls(now)
+        if self._calls_due:
+            self._calls_due = False
+            self._margin_calls(now)
 
     def _margin_calls(self, ts: int) -> None:
         """A ``margin_call`` to the customer and its member, once per episode below the warning level."""
@@ -1550,14 +1560,31 @@ class Venue:
         index = market.index_ticks
         if index is None or market.index_stale:
             return
+        if at > self.index_valid_until.get(market.spec.index, at):
+            self._index_went_stale(market.spec.index, ts)
+            return
         ib, ia = self._impact(market)
-        market.premium_samples.append(premium_ppb(index, ib, ia))
+        # the premium against the index on its own (finer) grid, exactly: impact prices convert to it without loss
+        index_grid = market.index.price_grid
+        exact_index = self.index_prices[market.spec.index]
+        ib_i = None if ib is None else convert_price_ticks(ib, market.spec.price_grid, index_grid, "floor")
+        ia_i = None if ia is None else convert_price_ticks(ia, market.spec.price_grid, index_grid, "ceil")
+        market.premium_samples.append(premium_ppb(exact_index, ib_i, ia_i))
         basis = basis_sample_ticks(market.book.best_bid(), market.book.best_ask(), index)
         if basis is not None:
             market.basis_samples.append(basis)
             if len(market.basis_samples) > market.spec.basis_window:
                 del market.basis_samples[0]
         self._refresh_mark(market, ts, full=True)
+
+    def _index_went_stale(self, index: str, ts: int) -> None:
+        """The index's quotes aged out with no update: freeze the marks and pause samples and liquidations."""
+        markets = [m for m in self.markets.values() if m.spec.index == index and not m.index_stale]
+        if not markets:
+            return
+        for m in markets:
+            m.index_stale = True
+        self._emit(e.IndexStale, ts, index=index, sources_used=[], left_out=["all sources: no fresh quote"])
 
     def _fund(self, market: Market, at: int, ts: int) -> None:
         """Pay funding for the interval ending at ``at``: longs pay shorts when the rate is positive.
@@ -1594,8 +1621,11 @@ class Venue:
             return
         dist = distribute_funding([h.qty for _, h in holders], mark, market.k, rate.rate_ppb)
         ledger = self.ledger
-        for (acct, _h), amount in zip(holders, dist.payments_micros, strict=True):
-            ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, amount)
+        for (acct, h), amount in zip(holders, dist.payments_micros, strict=True):
+            if h.mode is ISOLATED:  # an isolated position pays and receives from its own margin
+                ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, ISOLATED_KIND, f"{acct}/{name}", amount)
+            else:
+                ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, amount)
             self._dirty.add(acct)
             self._emit(e.FundingPayment, ts, account=acct, market=name, amount=fmt_money(amount))
         ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, SYSTEM, ROUNDING, dist.rounding_micros)
