@@ -21,10 +21,9 @@ import json
 import sys
 import time
 
-from _workload import peak_rss_mb  # noqa: F401  (sets OPENBLAS_NUM_THREADS before numpy)
-
 import numpy as np
 
+from _workload import peak_rss_mb
 from onshore.clearing.margin import Tiers
 from onshore.config.load import default_config
 from onshore.lab.kernel import (
@@ -107,11 +106,11 @@ def main() -> int:
     print(f"{'plain numpy baseline (no cascade)':<40}{numpy_s:>10.3f}{n_pairs / numpy_s:>22,.0f}")
     print(f"{'sorted thresholds with the cascade':<40}{cascade_s:>10.3f}{n_pairs / cascade_s:>22,.0f}")
     worst = int(np.argmax(shortfall.sum(axis=1)))
-    print(
-        f"worst shock {shocks[worst]:+.0%}: {int(liq[worst]):,} liquidated, shortfall ${shortfall[worst].sum() / 1e6:,.0f}"
-        f" (members ${us['member_capital'][worst] / 1e6:,.0f}, offshore ADL ${off['adl'][worst] / 1e6:,.0f});"
-        f" with the cascade {int(liq_c[worst]):,} liquidated, price {final[worst] / 10:,.1f} after {int(rounds[worst])} rounds"
-    )
+    total = shortfall[worst].sum() / 1e6
+    print(f"worst shock {shocks[worst]:+.0%}: {int(liq[worst]):,} liquidated, shortfall ${total:,.0f}")
+    print(f"  members pay ${us['member_capital'][worst] / 1e6:,.0f}; offshore ADL ${off['adl'][worst] / 1e6:,.0f}")
+    cascade = f"{int(liq_c[worst]):,} liquidated, price {final[worst] / 10:,.1f} after {int(rounds[worst])} rounds"
+    print(f"  with the cascade: {cascade}")
     print(
         json.dumps(
             {

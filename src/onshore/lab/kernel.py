@@ -6,9 +6,10 @@ requirement in exact int64 arithmetic (:func:`onshore.lab.engine.maintenance_vec
 shortfall of each account below maintenance, and its attribution. Because an account's
 excess over maintenance is monotone in the price, the maintenance check reduces to one
 exact threshold price per account, found once by binary search on that same
-requirement; each scenario is then one comparison per account. :func:`shock_losses` compiles it with numba (parallel over scenarios);
-:func:`shock_losses_numpy` is the same computation in plain numpy, kept as the reference
-the benchmark and the tests compare against.
+requirement; each scenario is then one comparison per account. :func:`shock_losses`
+compiles that with numba (parallel over scenarios); :class:`ShockBook` sorts the thresholds
+so a scenario costs O(log n); :func:`shock_losses_numpy` is the plain numpy reference the
+benchmark and the tests compare against.
 
 With ``depth_lots_per_tick`` > 0 the cascade is on: the liquidated net lots move the price
 along a linear depth curve, and the accounts are checked again, until the price is a fixed
@@ -291,11 +292,11 @@ class ShockBook:
                 "b_member_a": [
                     np.concatenate([[0], np.cumsum(np.where(ms[b_order] == m, as_[b_order], 0))])
                     for m in range(self.members)
-                ],  # fmt: skip
+                ],
                 "b_member_q": [
                     np.concatenate([[0], np.cumsum(np.where(ms[b_order] == m, qs[b_order], 0))])
                     for m in range(self.members)
-                ],  # fmt: skip
+                ],
                 "sign": sign,
             }
             self.sides.append(side)
