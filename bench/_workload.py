@@ -13,7 +13,7 @@ from typing import Any
 # benchmarks use no BLAS, so keep it to one thread.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SHARED_BENCH = Path(os.environ.get("ONSHORE_SHARED_BENCH", HERE.parent.parent / "shared" / "bench"))
