@@ -15,7 +15,7 @@ COMPILED := src/.compiled
 .PHONY: run test setup build lint types contracts unit bench clean
 
 run: $(COMPILED)
-	$(BIN)/onshore demo
+	$(BIN)/onshore stress --out out/study
 
 test: $(COMPILED) lint types contracts unit
 

@@ -75,9 +75,17 @@ def _who_pays(console: Console, runs: list[RunSummary]) -> None:
         b = r.by_layer
         members = b["member_capital"] + b["member_default_fund"]
         mutual = b["clearing_house_capital"] + b["mutualised_default_fund"] + b["assessments"]
-        row = [r.scenario, r.loss_model, r.total_loss, b["trader"], b["insurance_fund"], b["adl"], members, mutual]
-        row += [b["vm_haircut"], r.uncovered]
-        table.add_row(*[_fmt(v) if isinstance(v, int) else v for v in row], r.cover_2["statement"])
+        amounts = [
+            r.total_loss,
+            b["trader"],
+            b["insurance_fund"],
+            b["adl"],
+            members,
+            mutual,
+            b["vm_haircut"],
+            r.uncovered,
+        ]
+        table.add_row(r.scenario, r.loss_model, *[_fmt(v) for v in amounts], str(r.cover_2["statement"]))
     console.print(table)
 
 
@@ -98,7 +106,7 @@ def stress(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON summary to stdout")] = False,
 ) -> None:
     """Run a stress study: scenarios × loss models × leverage caps; report who pays."""
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, width=None if Console().is_terminal else 160)
     config_text = config.read_text("utf-8") if config is not None else None
     venue_config = load_config(config_text)
     market = venue_config.markets["BTC-PERP"]
@@ -108,7 +116,7 @@ def stress(
     for m in models:
         if m not in LOSS_MODELS:
             raise typer.BadParameter(f"unknown loss model {m!r}", param_hint="--loss-model")
-    caps = list(DEFAULT_CAPS)
+    caps: list[float] = [float(c) for c in DEFAULT_CAPS]
     sweep_scenarios = [s.name for s in scenarios[:3]]
     if sweep is not None:
         raw = tomllib.loads(sweep.read_text("utf-8"))
@@ -175,10 +183,13 @@ def _backtest(config: Any) -> dict[str, Any] | None:
     if not directory.is_dir():
         return None
     try:
-        from onshore.lab.backtest import default_backtest
+        from onshore.lab import backtest as module
     except ImportError:
         return None
-    result: dict[str, Any] | None = default_backtest(directory, config)
+    runner = getattr(module, "default_backtest", None)
+    if runner is None:
+        return None
+    result: dict[str, Any] | None = runner(directory, config)
     return result
 
 
