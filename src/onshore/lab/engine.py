@@ -166,7 +166,8 @@ class Engine:
     # ------------------------------------------------------------------ measuring
     def equity_all(self) -> np.ndarray:
         p = self.pop
-        return p.cash + p.qty * self.mark * self.k - p.cost
+        equity: np.ndarray = p.cash + p.qty * self.mark * self.k - p.cost
+        return equity
 
     def equity(self, i: int) -> int:
         p = self.pop

@@ -51,7 +51,8 @@ def _maintenance(n: int, caps: np.ndarray, rate: np.ndarray, ded_q: np.ndarray, 
     q1 = (a * r) // 1000
     r1 = a * r - q1 * 1000
     x = r1 * 1_000_000 + b * r - ded_r[i]
-    return (q1 - ded_q[i]) - ((-x) // _E9)
+    mm: int = (q1 - ded_q[i]) - ((-x) // _E9)
+    return mm
 
 
 @njit(cache=True, parallel=True)
