@@ -27,6 +27,7 @@ from onshore.core.commands import (
     PublishDisclosure,
     Quote,
     RegisterMember,
+    ReviewCustomer,
     SetAccountLimits,
     SetLeverage,
     SetMarginMode,
@@ -54,7 +55,13 @@ PROTOCOL_COMMANDS = {
     "set_market_state",
 }
 # additions documented in docs/protocol.md (the protocol allows more commands)
-BROKER_COMMANDS = {"onboard_customer", "acknowledge_disclosure", "publish_disclosure", "set_account_limits"}
+BROKER_COMMANDS = {
+    "onboard_customer",
+    "review_customer",
+    "acknowledge_disclosure",
+    "publish_disclosure",
+    "set_account_limits",
+}
 
 
 def line(**fields: Any) -> str:
@@ -192,6 +199,10 @@ VALID: list[tuple[dict[str, Any], Command]] = [
     (
         {"type": "onboard_customer", "ts": 14, "account": "dave", "member": "fcm-a", "profile": {"name": "Dave"}},
         OnboardCustomer(ts=14, account="dave", member="fcm-a", profile={"name": "Dave"}),
+    ),
+    (
+        {"type": "review_customer", "ts": 15, "account": "dave", "profile": {"name": "Dave"}},
+        ReviewCustomer(ts=15, account="dave", profile={"name": "Dave"}),
     ),
     (
         {"type": "acknowledge_disclosure", "ts": 15, "account": "dave", "document": "d", "version": "1"},

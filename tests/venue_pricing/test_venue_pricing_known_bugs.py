@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from onshore.core import commands as c
 from onshore.pricing.funding import premium_ppb
 

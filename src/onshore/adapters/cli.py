@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from onshore.adapters.reports import report_app
 from onshore.adapters.stress import stress
 from onshore.config.load import ConfigError, load_config
 from onshore.core.commands import MalformedCommand, decode_command
@@ -295,6 +296,7 @@ def audit_export(
 
 
 app.command("stress")(stress)
+app.add_typer(report_app, name="report")
 
 
 def main() -> None:

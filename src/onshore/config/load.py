@@ -139,10 +139,33 @@ class _Table:
     def table(self, key: str) -> _Table:
         return _Table(self._get(key), f"{self.path}.{key}")
 
+    def ensure_known(self, keys: tuple[str, ...]) -> None:
+        """Refuse keys the loader does not know: a misspelt key must not leave a default in force."""
+        unknown = sorted(set(self.data) - set(keys))
+        if unknown:
+            raise ConfigError(f"{self.path}.{unknown[0]}: unknown key (known: {', '.join(keys)})")
+
 
 # ---------------------------------------------------------------------------- builders
+MARKET_KEYS = (
+    "index", "contract_size", "tick_size", "lot_size", "max_order_qty", "price_band", "market_protection",
+    "maker_fee", "taker_fee", "margin_tiers", "funding", "mark", "position_limits",
+)  # fmt: skip
+FUNDING_KEYS = ("interval_ms", "interest_rate_8h", "clamp", "cap", "impact_notional", "premium_sample_ms")
+MARK_KEYS = ("band", "basis_window")
+TIER_KEYS = ("max_notional", "max_leverage", "maintenance_rate")
+INDEX_KEYS = ("sources", "weights", "min_sources", "max_age_ms", "hold_ms", "outlier_band", "tick_size")
+SEGMENT_KEYS = ("max_leverage", "max_position_notional", "markets")
+CLEARING_KEYS = (
+    "loss_model", "adl_ranking", "insurance_fund", "clearing_house_capital", "settlement_interval_ms",
+    "settlement_offset_ms", "liquidation_fee", "liquidation_slice", "backstop_accounts", "assessment_multiple",
+)  # fmt: skip
+TOP_KEYS = ("markets", "indices", "segments", "clearing", "broker", "surveillance")
+
+
 def build_config(raw: dict[str, Any]) -> VenueConfig:
     """Validate a merged configuration dict into a :class:`VenueConfig`."""
+    _Table(raw, "config").ensure_known(TOP_KEYS)
     indices_t = _Table(raw.get("indices", {}), "indices")
     indices = {name: _index(name, _Table(v, f"indices.{name}")) for name, v in indices_t.data.items()}
     markets_t = _Table(raw.get("markets", {}), "markets")
@@ -164,6 +187,10 @@ def build_config(raw: dict[str, Any]) -> VenueConfig:
         for name in segment.markets or ():
             if name not in markets:
                 raise ConfigError(f"segments.{segment.name}.markets: unknown market {name!r}")
+    for spec in markets.values():
+        for key in spec.position_limits:
+            if key != "default" and key not in segments:
+                raise ConfigError(f"markets.{spec.name}.position_limits.{key}: not a segment (or 'default')")
     try:
         broker = BrokerConfig.from_toml_table(merge(default_broker_table(), raw.get("broker", {})))
     except BrokerConfigError as exc:
@@ -172,6 +199,7 @@ def build_config(raw: dict[str, Any]) -> VenueConfig:
 
 
 def _market(name: str, t: _Table) -> MarketSpec:
+    t.ensure_known(MARKET_KEYS)
     price_grid = t.step("tick_size")
     qty_grid = t.step("lot_size")
     size = t.step("contract_size")
@@ -186,6 +214,7 @@ def _market(name: str, t: _Table) -> MarketSpec:
     tiers = _tiers(t.path + ".margin_tiers", t.data.get("margin_tiers"))
     funding = _funding(t.table("funding"))
     mark = t.table("mark") if t.has("mark") else _Table({}, f"{t.path}.mark")
+    mark.ensure_known(MARK_KEYS)
     maker = t.decimal("maker_fee", RATE_GRID)
     taker = t.decimal("taker_fee", RATE_GRID)
     if maker + taker < 0:
@@ -220,8 +249,6 @@ def _position_limits(t: _Table, qty_grid: Grid) -> dict[str, int]:
     table = t.table("position_limits")
     out = {}
     for key in table.data:
-        if key != "default" and key not in SEGMENTS:
-            raise ConfigError(f"{table.path}.{key}: not a segment (or 'default')")
         out[key] = table.decimal(key, qty_grid, positive=True)
     return out
 
@@ -245,6 +272,7 @@ def _tiers(path: str, raw: object) -> tuple[MarginTier, ...]:
     im_ded = mm_ded = 0
     for i, item in enumerate(raw):
         t = _Table(item, f"{path}[{i}]")
+        t.ensure_known(TIER_KEYS)
         lev = t.decimal("max_leverage", LEVERAGE_GRID, minimum=LEVERAGE_SCALE)
         mm = t.decimal("maintenance_rate", RATE_GRID, positive=True)
         im = div_ceil(PPB * LEVERAGE_SCALE, lev)
@@ -258,6 +286,8 @@ def _tiers(path: str, raw: object) -> tuple[MarginTier, ...]:
             raise ConfigError(f"{t.path}.max_notional: only the last tier may be uncapped")
         if cap is not None and cap <= floor:
             raise ConfigError(f"{t.path}.max_notional: tiers must grow")
+        if cap is not None and last:
+            raise ConfigError(f"{t.path}.max_notional: the last tier has no cap (it holds every larger notional)")
         im_ded += floor * (im - prev_im)
         mm_ded += floor * (mm - prev_mm)
         tiers.append(MarginTier(floor, cap, lev, im, mm, im_ded, mm_ded))
@@ -267,6 +297,7 @@ def _tiers(path: str, raw: object) -> tuple[MarginTier, ...]:
 
 
 def _funding(t: _Table) -> FundingSpec:
+    t.ensure_known(FUNDING_KEYS)
     return FundingSpec(
         interval_ms=t.integer("interval_ms", minimum=1),
         interest_rate_8h_ppb=t.decimal("interest_rate_8h", RATE_GRID),
@@ -278,6 +309,7 @@ def _funding(t: _Table) -> FundingSpec:
 
 
 def _index(name: str, t: _Table) -> IndexSpec:
+    t.ensure_known(INDEX_KEYS)
     sources = t._get("sources")
     if not isinstance(sources, list) or not sources or not all(isinstance(s, str) for s in sources):
         raise ConfigError(f"{t.path}.sources: expected a non-empty list of source names")
@@ -307,6 +339,7 @@ def _index(name: str, t: _Table) -> IndexSpec:
 
 
 def _segment(name: str, t: _Table) -> SegmentSpec:
+    t.ensure_known(SEGMENT_KEYS)
     markets = None
     if t.has("markets"):
         value = t.data["markets"]
@@ -322,6 +355,7 @@ def _segment(name: str, t: _Table) -> SegmentSpec:
 
 
 def _clearing(t: _Table) -> ClearingSpec:
+    t.ensure_known(CLEARING_KEYS)
     return ClearingSpec(
         loss_model=t.text("loss_model", LOSS_MODELS),
         adl_ranking=t.text("adl_ranking", ADL_RANKINGS),

@@ -42,6 +42,11 @@ class OnboardCustomer(Command, frozen=True, tag="onboard_customer"):
     owner: str | None = None
 
 
+class ReviewCustomer(Command, frozen=True, tag="review_customer"):
+    account: str
+    profile: dict[str, Any]
+
+
 class AcknowledgeDisclosure(Command, frozen=True, tag="acknowledge_disclosure"):
     account: str
     document: str
@@ -149,6 +154,7 @@ AnyCommand = (
     RegisterMember
     | OpenAccount
     | OnboardCustomer
+    | ReviewCustomer
     | AcknowledgeDisclosure
     | PublishDisclosure
     | SetAccountLimits
@@ -169,6 +175,7 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     RegisterMember,
     OpenAccount,
     OnboardCustomer,
+    ReviewCustomer,
     AcknowledgeDisclosure,
     PublishDisclosure,
     SetAccountLimits,

@@ -1,7 +1,8 @@
 """Events: what happened, in past tense (docs/protocol.md).
 
-Every event carries ``seq`` (gap-free over all events), ``ts`` (venue time of the
-command that caused it) and ``cmd`` (that command's sequence number). Decimal values
+Every event carries ``seq`` (gap-free over all events), ``ts`` (venue time once the
+command that caused it was applied: a rejected command does not advance it) and ``cmd``
+(that command's sequence number). Decimal values
 are strings, as on the wire. Events are frozen msgspec Structs: cheap to build,
 impossible to change, and encoded to JSON Lines by :func:`encode_event`.
 """
@@ -61,6 +62,20 @@ class OnboardingFinding(msgspec.Struct, frozen=True):
 class OnboardingRejected(Event, frozen=True, tag="onboarding_rejected"):
     account: str
     member: str
+    findings: list[OnboardingFinding]
+
+
+class CustomerReviewed(Event, frozen=True, tag="customer_reviewed"):
+    account: str
+    segment: str
+    max_leverage: str
+    max_position_notional: str
+    review_due: int
+    assessment: list[str]
+
+
+class ReviewRejected(Event, frozen=True, tag="review_rejected"):
+    account: str
     findings: list[OnboardingFinding]
 
 

@@ -44,7 +44,9 @@ class Journal(Protocol):
         """Write the header of a new journal (durably)."""
         ...
 
-    def append(self, entries: Sequence[tuple[int, Key, Any, bytes, bytes]], snapshots: Sequence[SnapshotRecord] = ()) -> None:
+    def append(
+        self, entries: Sequence[tuple[int, Key, Any, bytes, bytes]], snapshots: Sequence[SnapshotRecord] = ()
+    ) -> None:
         """Store entries ``(seq, key, entry, prev_hash, hash)`` and snapshots in one durable transaction."""
         ...
 
@@ -86,15 +88,18 @@ class JournalError(Exception):
 
 
 class ChainBroken(JournalError):
-    """The hash chain is broken before its tail: the venue must not start on this journal."""
+    """The hash chain is broken: the venue must not start on this journal as it is."""
 
-    def __init__(self, seq: int, problem: str) -> None:
-        super().__init__(
-            f"journal chain broken at entry {seq}: {problem}; entries after it are intact, so this is not a torn "
-            "tail: refusing to start (run `onshore audit verify` and restore the journal from a copy)"
+    def __init__(self, seq: int, problem: str, *, torn_tail: bool = False) -> None:
+        where = (
+            "every entry from there to the end fails its own hash (a torn tail)"
+            if torn_tail
+            else "entries after it are intact, so this is not a torn tail"
         )
+        super().__init__(f"journal chain broken at entry {seq}: {problem}; {where}")
         self.seq = seq
         self.problem = problem
+        self.torn_tail = torn_tail
 
 
 class JournalLocked(JournalError):

@@ -63,7 +63,7 @@ Journaled = AnyCommand | UnparsedLine
 """What the command slot of an entry holds."""
 
 _encoder: Final = msgspec.json.Encoder()
-_entry_decoder: Final = msgspec.json.Decoder(tuple[int, Key, Journaled, msgspec.Raw])  # type: ignore[arg-type]
+_entry_decoder: Final = msgspec.json.Decoder(tuple[int, Key, Journaled, msgspec.Raw])
 _head_decoder: Final = msgspec.json.Decoder(tuple[int, Key, msgspec.Raw, msgspec.Raw])
 _batch_decoder: Final = msgspec.json.Decoder(tuple[int, list[msgspec.Raw]])
 _batch_heads_decoder: Final = msgspec.json.Decoder(tuple[int, list[tuple[int, Key, msgspec.Raw, msgspec.Raw]]])
@@ -138,4 +138,4 @@ def snapshot_hash(seq: int, event_seq: int, state_hash: str, chain_hash: bytes, 
 
 def is_rejection(raw_events: bytes | msgspec.Raw) -> bool:
     """True when the events of an entry are a rejection (its one ``command_rejected`` event)."""
-    return memoryview(raw_events)[: len(REJECTED_PREFIX)] == REJECTED_PREFIX
+    return bytes(memoryview(raw_events)[: len(REJECTED_PREFIX)]) == REJECTED_PREFIX

@@ -58,7 +58,7 @@ from onshore.core import commands as c
 from onshore.core import events as e
 from onshore.core.reasons import Cancel, Reject
 from onshore.core.spec import LEVERAGE_SCALE, IndexSpec, MarketSpec, VenueConfig
-from onshore.core.units import PPB, div_ceil, div_floor
+from onshore.core.units import PPB, OffGridError, div_ceil, div_floor
 from onshore.pricing.funding import distribute_funding, funding_rate_for, premium_ppb
 from onshore.pricing.impact import impact_ask_ticks, impact_bid_ticks
 from onshore.pricing.index import index_price_for
@@ -283,10 +283,12 @@ class Venue:
             name: ([], []) for name in self.markets
         }
         self._out: list[e.Event] = []
+        self._fills_in_command = 0  # trade ids are {cmd}-{n}, n counting every fill of the command
         self._handlers: dict[type, Callable[[Any], None]] = {
             c.RegisterMember: self._register_member,
             c.OpenAccount: self._open_account,
             c.OnboardCustomer: self._onboard_customer,
+            c.ReviewCustomer: self._review_customer,
             c.AcknowledgeDisclosure: self._acknowledge_disclosure,
             c.PublishDisclosure: self._publish_disclosure,
             c.SetAccountLimits: self._set_account_limits,
@@ -312,6 +314,7 @@ class Venue:
         if self.stopped is not None:
             raise VenueStopped(f"the venue stopped after a broken invariant: {self.stopped}")
         self.cmd += 1
+        self._fills_in_command = 0
         out: list[e.Event] = []
         self._out = out
         handler = self._handlers.get(type(command))
@@ -447,7 +450,7 @@ class Venue:
         for name, (longs, shorts) in self._watch.items():
             market = self.markets[name]
             mark = market.mark
-            if mark is None or market.index_stale:
+            if mark is None or market.index_stale or market.book.state == HALTED:
                 continue
             while longs and -longs[0][0] >= mark:
                 _key, account_id, version = heappop(longs)
@@ -698,6 +701,60 @@ class Venue:
         disclosures = [e.Disclosure(document, version) for document, version in outcome.disclosures]
         self._emit_account_opened(cmd.ts, cmd.account, member.member_id, segment, owner, customer, disclosures)
 
+    def _review_customer(self, cmd: c.ReviewCustomer) -> None:
+        """The yearly profile review (NFA Rule 2-30): KYC and suitability again, a new review date.
+
+        The segment follows the new assessment, and with it the account's limits; existing
+        holdings above the new maximum leverage are brought down to it. A profile that fails
+        leaves everything as it was (the account stays reduce-only once its review is due).
+        """
+        account = self._account(cmd.account)
+        customer = self.customers[account.account_id]
+        if not customer.onboarded:
+            raise Rejection(
+                Reject.NOT_ONBOARDED, f"{account.account_id} was opened by its member, not onboarded here: no review"
+            )
+        outcome = review_application(cmd.profile, cmd.ts, self.config.broker, self.disclosures)
+        if isinstance(outcome, BrokerRejected):
+            self._emit(
+                e.ReviewRejected,
+                cmd.ts,
+                account=account.account_id,
+                findings=[e.OnboardingFinding(str(f.reason), f.detail, f.field) for f in outcome.findings],
+            )
+            return
+        segment = outcome.assessment.segment
+        fresh = self._customer_for(segment)
+        leverage = effective_max_leverage(fresh.max_leverage, outcome.assessment)
+        lowered = [h for h in account.holdings.values() if h.leverage > leverage]
+        old = [h.leverage for h in lowered]
+        for h in lowered:
+            h.leverage = leverage
+        short = bool(lowered) and self.excess(account) < 0
+        if short:
+            for h, lev in zip(lowered, old, strict=True):
+                h.leverage = lev
+            raise Rejection(
+                Reject.INSUFFICIENT_MARGIN,
+                f"as a {segment} customer the account could not carry its positions: reduce them first",
+            )
+        account.segment = segment
+        customer.max_leverage = leverage
+        customer.max_position_notional = fresh.max_position_notional
+        customer.markets = fresh.markets
+        customer.review_due_ms = outcome.review_due_ms
+        customer.assessment = list(outcome.assessment.reasons)
+        self._emit(
+            e.CustomerReviewed,
+            cmd.ts,
+            account=account.account_id,
+            segment=segment,
+            max_leverage=LEVERAGE.format(leverage),
+            max_position_notional=fmt_money(fresh.max_position_notional),
+            review_due=outcome.review_due_ms,
+            assessment=list(outcome.assessment.reasons),
+        )
+
     def _acknowledge_disclosure(self, cmd: c.AcknowledgeDisclosure) -> None:
         account = self._account(cmd.account)
         try:
@@ -759,12 +816,23 @@ class Venue:
             if unknown:
                 raise Rejection(Reject.LIMIT_WOULD_LOOSEN, f"markets {unknown} are not permitted to this account now")
             markets = sorted(set(cmd.markets))
+        lowered = [h for h in account.holdings.values() if h.leverage > leverage]
+        if lowered:
+            old = [h.leverage for h in lowered]
+            for h in lowered:
+                h.leverage = leverage
+            short = self.excess(account) < 0
+            for h, lev in zip(lowered, old, strict=True):
+                h.leverage = lev
+            if short:
+                raise Rejection(
+                    Reject.INSUFFICIENT_MARGIN, "the account cannot carry its positions at the lower maximum leverage"
+                )
         customer.max_leverage = leverage
         customer.max_position_notional = position
         customer.markets = markets
-        for h in account.holdings.values():
-            if h.leverage > leverage:
-                h.leverage = leverage
+        for h in lowered:
+            h.leverage = leverage
         self._emit(
             e.AccountLimitsSet,
             cmd.ts,
@@ -962,13 +1030,20 @@ class Venue:
         coid = cmd.client_order_id
         if type(coid) is not str or not coid:
             raise Rejection(Reject.MALFORMED_COMMAND, "client_order_id must be a non-empty string")
+        if coid.startswith("liquidation-"):
+            raise Rejection(
+                Reject.RESERVED_CLIENT_ORDER_ID, "client order ids beginning 'liquidation-' are the venue's own"
+            )
         book = market.book
         if book.state is HALTED:
             raise Rejection(Reject.MARKET_HALTED, f"{market.spec.name} is halted: only cancels are accepted")
         name = market.spec.name
         customer = self.customers[account.account_id]
-        if customer.markets is not None and name not in customer.markets:
-            raise Rejection(Reject.MARKET_NOT_PERMITTED, f"{name} is not permitted to this {account.segment} account")
+        if customer.markets is not None and name not in customer.markets and not cmd.reduce_only:
+            raise Rejection(
+                Reject.MARKET_NOT_PERMITTED,
+                f"{name} is not permitted to this {account.segment} account (reduce-only orders remain accepted)",
+            )
         if customer.onboarded:
             self._check_gates(customer, cmd.reduce_only, cmd.ts)
         h = account.holdings.get(name)
@@ -1093,13 +1168,12 @@ class Venue:
     ) -> None:
         """Turn the book's outcomes into ledger movements, position updates and protocol events."""
         name = market.spec.name
-        n_fills = 0
         traded = False
         touched: list[tuple[Account, Holding]] = []
         for ev in events:
             if type(ev) is Fill:
-                n_fills += 1
-                self._on_fill(market, ev, ts, n_fills, touched)
+                self._fills_in_command += 1
+                self._on_fill(market, ev, ts, self._fills_in_command, touched)
                 traded = True
             elif type(ev) is Cancelled:
                 order = self.open_orders.pop(ev.order_id, None)
@@ -1138,7 +1212,9 @@ class Venue:
                         price=None if ev.price is None else market.price.format(ev.price),
                         qty=market.qty.format(ev.qty),
                         order_type=cmd.order_type,
-                        time_in_force=cmd.time_in_force,
+                        time_in_force="ioc"
+                        if cmd.order_type == "market" and cmd.time_in_force == "gtc"
+                        else cmd.time_in_force,
                         post_only=cmd.post_only,
                         reduce_only=cmd.reduce_only,
                     )
@@ -1307,6 +1383,8 @@ class Venue:
         if cmd.order_id is not None and type(cmd.order_id) is not int:
             raise Rejection(Reject.MALFORMED_COMMAND, "order_id must be an integer")
         book = market.book
+        if cmd.order_id is None and cmd.client_order_id is None:
+            raise Rejection(Reject.ORDER_ID_REQUIRED, "name the order by order_id or client_order_id")
         live = book.find(account.account_id, cmd.order_id, cmd.client_order_id)
         if live is None or live.order_id not in self.open_orders:
             which = cmd.order_id if cmd.order_id is not None else cmd.client_order_id
@@ -1314,20 +1392,23 @@ class Venue:
                 Reject.UNKNOWN_ORDER, f"no open order {which!r} of account {account.account_id} in {market.spec.name}"
             )
         record = self.open_orders[live.order_id]
-        customer = self.customers[account.account_id]
-        if customer.onboarded:
-            self._check_gates(customer, record.reduce_only, cmd.ts)
         price = market.price.parse(cmd.price) if cmd.price is not None else None
         qty = market.qty.parse(cmd.qty) if cmd.qty is not None else None
         new_price = record.price if price is None else price
         new_qty = live.qty if qty is None else qty
         new_open = new_qty - (live.qty - live.open_qty)
+        grows = new_price != record.price or new_qty > live.qty
+        customer = self.customers[account.account_id]
+        if customer.onboarded:  # a smaller order at the same price never opens anything
+            self._check_gates(customer, record.reduce_only or not grows, cmd.ts)
         h = record.holding
-        if not record.reduce_only and new_open > 0 and (new_price != record.price or new_qty > live.qty):
+        if not record.reduce_only and new_open > 0 and grows:
             # check the worst case with the old remainder taken out and the new one added
             self._unrest(market, record, live.open_qty)
             try:
                 self._check_order_margin(account, market, h, record.side, new_open, new_price)
+                if market.spec.position_limits:
+                    self._check_position_limit(account, market, record.side, new_open)
             finally:
                 self._rest_totals(market, record, live.open_qty)
         if record.reduce_only and qty is not None and new_qty > live.qty:
@@ -1391,6 +1472,8 @@ class Venue:
         for quote in cmd.quotes:
             try:
                 units = spec.price_grid.parse(quote.price)
+            except OffGridError as exc:
+                raise Rejection(Reject.OFF_GRID, f"quote from {quote.source}: {exc}") from None
             except ValueError as exc:
                 raise Rejection(Reject.BAD_DECIMAL, f"quote from {quote.source}: {exc}") from None
             if type(quote.ts) is not int:

@@ -1,0 +1,278 @@
+"""Running the Venue durably: every command journaled, acknowledged only once it is durable.
+
+:class:`DurableVenue` wraps a Venue and a :class:`~onshore.journal.commit.Committer`.
+It applies each command at once (the Venue is ahead of the disk, as in LMAX's design)
+and gathers the entries into batches; a batch goes to the journal when it is full, when
+the input runs dry, or when a snapshot falls due. The acknowledgments come from the
+journal's writer after the batch's transaction has committed.
+
+:func:`run_journal` is ``onshore run``: take the journal's lock, recover (latest valid
+snapshot + replay), skip the input lines already applied (by idempotency key), apply the
+rest durably.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from onshore.config.load import ConfigError
+from onshore.core.commands import Command, MalformedCommand, decode_command
+from onshore.core.events import Event
+from onshore.journal.base import ConfigMismatch, JournalError
+from onshore.journal.commit import Committer, InlineCommitter, ProcessCommitter
+from onshore.journal.format import Key, UnparsedLine, encode_batch
+from onshore.journal.lock import JournalLock
+from onshore.journal.recovery import (
+    config_from_json,
+    effective_config,
+    new_meta,
+    read_header,
+    recover,
+    take_snapshot,
+)
+from onshore.journal.sqlite import SQLiteJournal
+from onshore.venue import Venue
+from onshore.venue.errors import VenueStopped
+
+DEFAULT_BATCH = 4096
+DEFAULT_SNAPSHOT_EVERY = 100_000
+
+
+class DurableVenue:
+    """A Venue whose every command is journaled in batches (group commit).
+
+    ``batch`` caps the commands per transaction; ``snapshot_every`` (0: never) takes a
+    snapshot after every multiple of that many commands. Events returned by
+    :meth:`apply` are not durable yet: durability is the committer's to report.
+    """
+
+    def __init__(self, venue: Venue, committer: Committer, *, batch: int = DEFAULT_BATCH, snapshot_every: int = 0):
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        self.venue = venue
+        self.committer = committer
+        self.batch = batch
+        self.snapshot_every = snapshot_every
+        self._pending: list[tuple[int, Key, Any, list[Event]]] = []
+        self._next_snapshot = (venue.cmd // snapshot_every + 1) * snapshot_every if snapshot_every > 0 else 1 << 62
+        self._flush_at = self._limit()
+
+    def _limit(self) -> int:
+        return min(self.venue.cmd + self.batch, self._next_snapshot)
+
+    def apply(self, command: Command, key: Key) -> list[Event]:
+        """Apply one command and queue its entry for the journal; return its events."""
+        events = self.venue.apply(command)
+        seq = self.venue.cmd
+        self._pending.append((seq, key, command, events))
+        if seq >= self._flush_at:
+            self.flush()
+        return events
+
+    def apply_all(self, commands: Iterable[tuple[Key, Command]]) -> None:
+        """Apply many commands; the same as :meth:`apply` for each, with less overhead per command."""
+        venue = self.venue
+        apply = venue.apply
+        pending = self._pending
+        append = pending.append
+        flush_at = self._flush_at
+        for key, command in commands:
+            events = apply(command)
+            seq = venue.cmd
+            append((seq, key, command, events))
+            if seq >= flush_at:
+                self.flush()
+                flush_at = self._flush_at
+
+    def reject_line(self, number: int, line: bytes, error: MalformedCommand) -> list[Event]:
+        """Number and journal an input line that is not a command, as ``onshore replay`` does."""
+        detail = f"line {number}: {error.detail}"
+        events = self.venue.reject_line(error.reason, detail, number)
+        text = line.decode("utf-8", "backslashreplace")
+        record = UnparsedLine(line=number, text=text, reason=error.reason, detail=detail)
+        self._pending.append((self.venue.cmd, number, record, events))
+        if self.venue.cmd >= self._flush_at:
+            self.flush()
+        return events
+
+    def flush(self) -> None:
+        """Hand the pending entries to the journal, and take a snapshot if one is due."""
+        pending = self._pending
+        if pending:
+            payload = encode_batch(pending[0][0], pending)
+            pending.clear()
+            self.committer.submit_batch(payload)
+        venue = self.venue
+        if venue.cmd >= self._next_snapshot and venue.stopped is None:
+            self.committer.submit_snapshot(venue.cmd, venue.seq, venue.state_hash(), take_snapshot(venue))
+            while self._next_snapshot <= venue.cmd:
+                self._next_snapshot += self.snapshot_every
+        self._flush_at = self._limit()
+
+    def close(self) -> int:
+        """Flush, wait until everything is durable, stop the writer; return the last durable seq."""
+        self.flush()
+        return self.committer.close()
+
+
+# ---------------------------------------------------------------------------------- onshore run
+def input_lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """Yield the stream's lines; yield None whenever no further input is ready yet.
+
+    A None tells the caller to commit what it holds, so that an interactive sender gets
+    its acknowledgments without waiting for a full batch. Files never pause.
+    """
+    fd = stream.fileno()
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        yield from stream
+        return
+    buffered = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 0)
+        if not ready:
+            yield None
+            select.select([fd], [], [])
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        lines = (buffered + chunk).split(b"\n")
+        buffered = lines.pop()
+        yield from lines
+    if buffered:
+        yield buffered
+
+
+def open_committer(path: Path, last_seq: int, last_hash: bytes, ack_fd: int | None, writer: str) -> Committer:
+    """A committer for the journal at ``path``: ``process`` (forked writer) or ``inline``."""
+    if writer == "process" and hasattr(os, "fork"):
+        return ProcessCommitter(lambda: SQLiteJournal(path), last_seq, last_hash, ack_fd)
+    if writer not in ("process", "inline"):
+        raise ValueError(f"unknown writer {writer!r}: use 'process' or 'inline'")
+    return InlineCommitter(SQLiteJournal(path), last_seq, last_hash, ack_fd)
+
+
+def run_journal(
+    journal_path: Path,
+    commands: Path,
+    *,
+    config_text: str | None = None,
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    batch: int = DEFAULT_BATCH,
+    writer: str = "process",
+    ack_fd: int | None = 1,
+    log: Callable[[str], None] | None = None,
+) -> int:
+    """``onshore run``: recover from the journal, then apply the new commands of ``commands`` durably.
+
+    Returns the last durable sequence number. Raises :class:`JournalError` (and its
+    subclasses) when the journal cannot be used, :class:`ConfigError` for a bad
+    configuration and :class:`VenueStopped` when a command breaks an invariant (after
+    making everything before it durable).
+    """
+    say = log if log is not None else _stderr
+    lock = JournalLock(journal_path)
+    lock.acquire()
+    try:
+        journal = SQLiteJournal(journal_path)
+        try:
+            config_json = effective_config(config_text) if config_text is not None else None
+            meta = journal.meta()
+            if not meta:
+                config_json = config_json if config_json is not None else effective_config(None)
+                config_from_json(config_json)  # validate before anything is written
+                journal.initialize(new_meta(config_json))
+            elif config_json is not None and config_json.decode() != meta.get("config"):
+                read_header(journal)
+                raise ConfigMismatch(
+                    f"{journal_path} was created with a different configuration; run it without --config "
+                    "(it keeps its own) or start a new journal"
+                )
+            started = time.perf_counter()
+            recovered = recover(journal, collect_keys=True)
+            for note in recovered.notes:
+                say(note)
+            if recovered.last_seq:
+                how = (
+                    f"snapshot at seq {recovered.snapshot_seq} + {recovered.replayed} entries"
+                    if recovered.snapshot_seq is not None
+                    else f"full replay of {recovered.replayed} entries"
+                )
+                say(
+                    f"journal: recovered through seq {recovered.last_seq} ({how}) "
+                    f"in {time.perf_counter() - started:.2f} s"
+                )
+        finally:
+            journal.close()
+        committer = open_committer(journal_path, recovered.last_seq, recovered.last_hash, ack_fd, writer)
+        durable = DurableVenue(recovered.venue, committer, batch=batch, snapshot_every=snapshot_every)
+        skipped = 0
+        try:
+            stream = sys.stdin.buffer if str(commands) == "-" else commands.open("rb")
+            with stream:
+                skipped = _apply_lines(durable, input_lines(stream), recovered.keys)
+        except VenueStopped:
+            durable.close()
+            raise
+        except BaseException:
+            abort = getattr(committer, "abort", None)
+            if abort is not None:
+                abort()
+            raise
+        last = durable.close()
+        if skipped:
+            say(f"journal: skipped {skipped} input lines already in the journal (by idempotency key)")
+        return last
+    finally:
+        lock.release()
+
+
+def _apply_lines(durable: DurableVenue, lines: Iterator[bytes | None], keys: set[Key]) -> int:
+    skipped = 0
+    number = 0
+    for raw in lines:
+        if raw is None:
+            durable.flush()
+            continue
+        number += 1
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            command = decode_command(line)
+        except MalformedCommand as exc:
+            if number in keys:
+                skipped += 1
+            else:
+                durable.reject_line(number, line, exc)
+            continue
+        key: Key = command.id if command.id is not None else number
+        if key in keys:
+            skipped += 1
+            continue
+        if command.id is not None:
+            keys.add(command.id)
+        durable.apply(command, key)
+    return skipped
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "DEFAULT_SNAPSHOT_EVERY",
+    "ConfigError",
+    "DurableVenue",
+    "JournalError",
+    "input_lines",
+    "open_committer",
+    "run_journal",
+]

@@ -1,0 +1,386 @@
+"""Group commit: many commands per durable transaction, and no acknowledgment before it.
+
+The Venue's thread applies commands and hands the journal one **batch** at a time: the
+entries ``[seq, key, command, events]`` of many commands, encoded in a single call
+(:func:`~onshore.journal.format.encode_batch`). A :class:`ChainWriter` then
+
+1. splits the batch into its entries (each element is byte for byte an entry's content),
+2. hash-chains them (``hash = SHA-256(prev_hash ‖ entry)``),
+3. appends them all in one transaction, which returns only once SQLite has synced it,
+4. and only then acknowledges each command: ``{"seq": …, "status": "accepted"|"rejected"}``.
+
+A crash at any point loses only commands that were never acknowledged; their input is
+still with the sender, who submits it again, and the idempotency key makes that safe.
+
+Two committers drive a ChainWriter:
+
+- :class:`InlineCommitter` runs it in the caller's thread: simple, the Venue waits for
+  every commit.
+- :class:`ProcessCommitter` runs it in a forked writer process, so the Venue applies the
+  next batch while the previous one is hashed, stored and synced: the Venue's own speed
+  is then the limit. The writer dies with its parent (``PR_SET_PDEATHSIG``); a batch is
+  either committed whole or not at all, whatever moment the pair is killed.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import gc
+import hashlib
+import multiprocessing
+import os
+import queue
+import signal
+import struct
+import sys
+import threading
+from collections.abc import Callable
+from typing import Final, Protocol
+
+import msgspec
+
+from onshore.journal.base import Journal, JournalError, SnapshotRecord
+from onshore.journal.format import Key, is_rejection, snapshot_hash, split_batch
+
+_ACCEPTED: Final = b'{"seq": %d, "status": "accepted"}\n'
+_REJECTED: Final = b'{"seq": %d, "status": "rejected"}\n'
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """Write every byte of ``data`` to ``fd``."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class ChainWriter:
+    """Hash-chain batches of entries, append each in one durable transaction, then acknowledge.
+
+    ``ack_fd`` receives one JSON line per command after its transaction has committed
+    (None: no acknowledgments are written). Runtime complexity: O(batch bytes) per batch,
+    plus one sync.
+    """
+
+    def __init__(self, journal: Journal, last_seq: int, last_hash: bytes, ack_fd: int | None = None) -> None:
+        self.journal = journal
+        self.last_seq = last_seq
+        self.last_hash = last_hash
+        self.ack_fd = ack_fd
+
+    def write_batch(self, payload: bytes) -> int:
+        """Store a batch durably, acknowledge its commands and return the last sequence number."""
+        return self.write_batches([payload])
+
+    def write_batches(self, payloads: list[bytes]) -> int:
+        """Store several batches in one durable transaction, then acknowledge; return the last seq."""
+        sha256 = hashlib.sha256
+        prev = self.last_hash
+        expected = self.last_seq + 1
+        rows: list[tuple[int, Key, msgspec.Raw, bytes, bytes]] = []
+        append = rows.append
+        acks: list[bytes] = []
+        ack = acks.append
+        for payload in payloads:
+            first, raws, heads = split_batch(payload)
+            if first != expected:
+                raise JournalError(f"batch starts at entry {first}, but the journal ends at entry {expected - 1}")
+            for raw, (seq, key, _command, events) in zip(raws, heads, strict=True):
+                if seq != expected:
+                    raise JournalError(f"batch entry {seq} is out of sequence (expected {expected})")
+                h = sha256(prev)
+                h.update(raw)
+                digest = h.digest()
+                append((seq, key, raw, prev, digest))
+                ack(_REJECTED % seq if is_rejection(events) else _ACCEPTED % seq)
+                prev = digest
+                expected += 1
+        if not rows:
+            return self.last_seq
+        self.journal.append(rows)
+        self.last_seq = expected - 1
+        self.last_hash = prev
+        if self.ack_fd is not None:
+            write_all(self.ack_fd, b"".join(acks))
+        return self.last_seq
+
+    def write_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
+        """Store a snapshot taken after entry ``seq`` (the last entry written), bound to its hash."""
+        if seq != self.last_seq:
+            raise JournalError(f"snapshot after entry {seq}, but the journal ends at entry {self.last_seq}")
+        digest = snapshot_hash(seq, event_seq, state_hash, self.last_hash, data)
+        self.journal.append((), [SnapshotRecord(seq, event_seq, state_hash, self.last_hash, digest, data)])
+
+
+class Committer(Protocol):
+    """Takes batches and snapshots from the Venue's thread and makes them durable."""
+
+    def submit_batch(self, payload: bytes) -> None:
+        """Hand over a batch; its acknowledgments follow once it is durable."""
+        ...
+
+    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
+        """Hand over a snapshot taken after the last entry submitted."""
+        ...
+
+    def durable_seq(self) -> int:
+        """The highest sequence number known to be durable."""
+        ...
+
+    def close(self) -> int:
+        """Make everything submitted durable, stop, and return the last durable sequence number."""
+        ...
+
+
+class InlineCommitter:
+    """Run the :class:`ChainWriter` in the caller's thread: each submit returns once durable."""
+
+    def __init__(self, journal: Journal, last_seq: int, last_hash: bytes, ack_fd: int | None = None) -> None:
+        self.writer = ChainWriter(journal, last_seq, last_hash, ack_fd)
+
+    def submit_batch(self, payload: bytes) -> None:
+        self.writer.write_batch(payload)
+
+    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
+        self.writer.write_snapshot(seq, event_seq, state_hash, data)
+
+    def durable_seq(self) -> int:
+        return self.writer.last_seq
+
+    def close(self) -> int:
+        self.writer.journal.close()
+        return self.writer.last_seq
+
+
+# ------------------------------------------------------------------------------ writer process
+_FRAME: Final = struct.Struct("<cQ")  # kind, payload length
+_BATCH: Final = b"B"
+_SNAPSHOT: Final = b"S"
+_CLOSE: Final = b"C"
+_DURABLE: Final = b"D"  # replies: durable through seq (the length field)
+_ERROR: Final = b"E"  # replies: an error message of that length follows
+_READ_CHUNK: Final = 1 << 20
+_QUEUED_FRAMES: Final = 16  # batches waiting for the writer at most (the Venue blocks beyond)
+_snapshot_message = msgspec.msgpack.Decoder(tuple[int, int, str, bytes | None])
+
+
+class ProcessCommitter:
+    """Run the :class:`ChainWriter` in a forked writer process (Linux and other POSIX systems).
+
+    ``open_journal`` is called in the child to open its own connection to the journal
+    (connections must not cross a fork). The Venue's thread only encodes batches and
+    writes them to a pipe; the writer reports back what is durable.
+    """
+
+    def __init__(
+        self, open_journal: Callable[[], Journal], last_seq: int, last_hash: bytes, ack_fd: int | None = None
+    ) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        _grow_pipe(to_child_w)
+        context = multiprocessing.get_context("fork")
+        self._process = context.Process(
+            target=_writer_main,
+            args=(open_journal, last_seq, last_hash, ack_fd, to_child_r, from_child_w, (to_child_w, from_child_r)),
+            name="onshore-journal-writer",
+            daemon=True,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._process.start()
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._out = to_child_w
+        self._in = from_child_r
+        os.set_blocking(self._in, False)
+        self._durable = last_seq
+        self._replies = b""
+        self._error: str | None = None
+        self._closed = False
+
+    def submit_batch(self, payload: bytes) -> None:
+        self._send(_BATCH, payload)
+
+    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
+        self._send(_SNAPSHOT, msgspec.msgpack.encode((seq, event_seq, state_hash, data)))
+
+    def durable_seq(self) -> int:
+        self._read_replies(block=False)
+        return self._durable
+
+    def wait_durable(self, seq: int) -> None:
+        """Block until entry ``seq`` is durable."""
+        while self._durable < seq:
+            if not self._read_replies(block=True):
+                self._fail(f"the journal writer stopped before entry {seq} was durable")
+
+    def close(self) -> int:
+        if self._closed:
+            return self._durable
+        self._closed = True
+        with contextlib.suppress(BrokenPipeError):
+            self._send_frame(_CLOSE, b"")
+        os.close(self._out)
+        while self._read_replies(block=True):
+            pass
+        os.close(self._in)
+        self._process.join()
+        if self._error is not None:
+            raise JournalError(f"journal writer failed: {self._error}")
+        if self._process.exitcode != 0:
+            raise JournalError(f"journal writer exited with code {self._process.exitcode}")
+        return self._durable
+
+    def abort(self) -> None:
+        """Stop the writer at once; whatever it has committed stays committed."""
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+
+    # ---------------------------------------------------------------- plumbing
+    def _send(self, kind: bytes, payload: bytes) -> None:
+        if self._closed:
+            raise JournalError("the journal is closed")
+        self._read_replies(block=False)
+        try:
+            self._send_frame(kind, payload)
+        except BrokenPipeError:
+            while self._read_replies(block=True):
+                pass
+            self._fail("the journal writer stopped")
+
+    def _send_frame(self, kind: bytes, payload: bytes) -> None:
+        write_all(self._out, _FRAME.pack(kind, len(payload)))
+        if payload:
+            write_all(self._out, payload)
+
+    def _read_replies(self, *, block: bool) -> bool:
+        """Read what the writer said; return False once it has closed its end."""
+        os.set_blocking(self._in, block)
+        try:
+            chunk = os.read(self._in, 1 << 16)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        self._replies += chunk
+        while len(self._replies) >= _FRAME.size:
+            kind, value = _FRAME.unpack_from(self._replies)
+            if kind == _DURABLE:
+                self._durable = max(self._durable, value)
+                self._replies = self._replies[_FRAME.size :]
+            elif kind == _ERROR:
+                if len(self._replies) < _FRAME.size + value:
+                    break
+                self._error = self._replies[_FRAME.size : _FRAME.size + value].decode("utf-8", "replace")
+                self._replies = self._replies[_FRAME.size + value :]
+            else:
+                self._fail(f"unexpected reply {kind!r} from the journal writer")
+        if self._error is not None:
+            self._fail(self._error)
+        return True
+
+    def _fail(self, why: str) -> None:
+        self._closed = True
+        self.abort()
+        raise JournalError(f"journal writer failed: {self._error or why}")
+
+
+def _grow_pipe(fd: int) -> None:
+    """Let the pipe to the writer hold 1 MiB (Linux), so fewer writes block."""
+    import fcntl
+
+    f_setpipe_sz: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if f_setpipe_sz is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, f_setpipe_sz, _READ_CHUNK)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _writer_main(
+    open_journal: Callable[[], Journal],
+    last_seq: int,
+    last_hash: bytes,
+    ack_fd: int | None,
+    inbox: int,
+    reply: int,
+    parent_ends: tuple[int, int],
+) -> None:
+    parent = os.getppid()
+    _die_with_parent()
+    for fd in parent_ends:
+        os.close(fd)
+    if os.getppid() != parent:
+        os._exit(0)
+    gc.freeze()  # the parent's objects, inherited by the fork: never scan (or copy) them
+    try:
+        journal = open_journal()
+        writer = ChainWriter(journal, last_seq, last_hash, ack_fd)
+        frames: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
+        threading.Thread(target=_read_frames, args=(inbox, frames), daemon=True).start()
+        backlog: collections.deque[tuple[bytes, bytes] | None] = collections.deque()
+        while True:
+            frame = backlog.popleft() if backlog else frames.get()
+            if frame is None:  # the parent went away without closing: stop here
+                os._exit(0)
+            kind, payload = frame
+            if kind == _BATCH:
+                # group commit: the batches already waiting go into the same transaction
+                payloads = [payload]
+                while len(payloads) < _QUEUED_FRAMES:
+                    try:
+                        waiting = frames.get_nowait()
+                    except queue.Empty:
+                        break
+                    if waiting is None or waiting[0] != _BATCH:
+                        backlog.append(waiting)
+                        break
+                    payloads.append(waiting[1])
+                write_all(reply, _FRAME.pack(_DURABLE, writer.write_batches(payloads)))
+            elif kind == _SNAPSHOT:
+                writer.write_snapshot(*_snapshot_message.decode(payload))
+            elif kind == _CLOSE:
+                break
+            else:
+                raise JournalError(f"unexpected frame {kind!r}")
+        journal.close()
+        write_all(reply, _FRAME.pack(_DURABLE, writer.last_seq))
+    except BaseException as exc:  # report anything, then stop: the parent decides what to do
+        message = f"{type(exc).__name__}: {exc}".encode()
+        with contextlib.suppress(OSError):
+            write_all(reply, _FRAME.pack(_ERROR, len(message)) + message)
+        os._exit(1)
+    os._exit(0)
+
+
+def _read_frames(fd: int, frames: queue.Queue[tuple[bytes, bytes] | None]) -> None:
+    def read_exactly(n: int) -> bytes | None:
+        parts: list[bytes] = []
+        while n:
+            chunk = os.read(fd, min(n, _READ_CHUNK))
+            if not chunk:
+                return None
+            parts.append(chunk)
+            n -= len(chunk)
+        return b"".join(parts)
+
+    while True:
+        header = read_exactly(_FRAME.size)
+        if header is None:
+            frames.put(None)
+            return
+        kind, length = _FRAME.unpack(header)
+        payload = read_exactly(length) if length else b""
+        if payload is None:
+            frames.put(None)
+            return
+        frames.put((kind, payload))
+        if kind == _CLOSE:
+            return
