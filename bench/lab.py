@@ -58,7 +58,7 @@ def main() -> int:
     shock_losses(pop.qty, pop.cost, pop.cash, pop.member, prices[:2], tiers, members)  # compile once
     top = int(prices.max()) * 4
     t0 = time.perf_counter()
-    book = ShockBook(pop.qty, pop.cost, pop.cash, pop.member, tiers, top)
+    book = ShockBook(pop.qty, pop.cost, pop.cash, pop.member, tiers, top, members)
     build_s = time.perf_counter() - t0
     liq, trader, shortfall, _, _ = shock_sorted(book, prices)
     us = attribute_us_clearing(shortfall, pop.member_capital, pop.member_default_fund, 10_000_000 * 10**6)

@@ -88,7 +88,6 @@ def venue_from(pop: Population, loss_model: str) -> Venue:
         qty, cost, lev = int(pop.qty[i]), int(pop.cost[i]), int(pop.leverage[i])
         assert cost == qty * P0 * k
         doc["accounts"][account]["holdings"]["BTC-PERP"] = [qty, cost, lev, "cross", 0, 0, 0, 0, 0, 0]
-        doc["venue_state"]["last_equity"][account] = int(pop.cash[i])
     market = doc["markets"]["BTC-PERP"]
     market.update(mark=P0, index_ticks=P0, reference=P0, last_trade=P0)
     return Venue.restore(config, msgspec.json.encode(doc))
@@ -137,6 +136,7 @@ def test_the_engine_and_the_venue_agree_to_the_micro_dollar(loss_model: str) -> 
         price_band_ppb=market.price_band_ppb,
         market_protection_ppb=market.market_protection_ppb,
         impact=False,
+        max_order_lots=market.max_order_lots,
     )
     result = run_scenario(pop, market, policy, np.array(PATH, dtype=np.int64))
 

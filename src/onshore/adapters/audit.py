@@ -47,6 +47,7 @@ class VerifyResult:
     ok: bool
     seq: int
     state_hash: str | None
+    head_hash: str = ""
     entries: int = 0
     snapshots_checked: int = 0
     first_bad: int | None = None
@@ -74,7 +75,7 @@ def verify_journal(journal: Journal) -> VerifyResult:
     venue = Venue(config)
     result = VerifyResult(ok=True, seq=0, state_hash=None)
     bad: tuple[int, str] | None = None
-    for seq, _key, entry, _prev, _hash in check.entries(journal.scan()):
+    for seq, _key, entry, _prev, digest in check.entries(journal.scan()):
         try:
             _, _, command, raw_events = decode_entry(entry)
         except msgspec.DecodeError as exc:
@@ -93,6 +94,7 @@ def verify_journal(journal: Journal) -> VerifyResult:
             break
         result.entries += 1
         result.seq = seq
+        result.head_hash = digest.hex()
         snap = snaps.get(seq)
         if snap is not None:
             problem = _check_snapshot(journal, config, venue, snap.seq, check.hashes[seq])
@@ -341,6 +343,7 @@ def export_journal(journal: Journal, fmt: str, out_dir: Path, *, chunk_rows: int
         counts = _write_parquet(rows, commands_path, events_path, chunk_rows)
     manifest: dict[str, Any] = {
         "format": meta.get("format"),
+        "created_by": meta.get("created_by"),
         "genesis": meta.get("genesis"),
         "config": json.loads(meta.get("config", "{}")),
         "last_seq": check.last_seq,

@@ -218,7 +218,7 @@ def audit_verify(journal: _JournalOption) -> None:
     if result.ok:
         print(
             f"audit: chain intact and replay reproduces every entry: {result.entries} entries, "
-            f"{result.snapshots_checked} snapshots checked",
+            f"{result.snapshots_checked} snapshots checked; head hash {result.head_hash or '-'}",
             file=sys.stderr,
         )
     else:

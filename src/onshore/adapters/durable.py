@@ -13,6 +13,7 @@ rest durably.
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import stat
@@ -25,9 +26,10 @@ from typing import Any, BinaryIO
 from onshore.config.load import ConfigError
 from onshore.core.commands import Command, MalformedCommand, decode_command
 from onshore.core.events import Event
+from onshore.core.spec import VenueConfig
 from onshore.journal.base import ConfigMismatch, JournalError
 from onshore.journal.commit import Committer, InlineCommitter, ProcessCommitter
-from onshore.journal.format import Key, UnparsedLine, encode_batch
+from onshore.journal.format import Key, UnparsedLine, encode_chunk, join_chunks
 from onshore.journal.lock import JournalLock
 from onshore.journal.recovery import (
     config_from_json,
@@ -35,6 +37,8 @@ from onshore.journal.recovery import (
     new_meta,
     read_header,
     recover,
+    snapshot_state,
+    snapshots_supported,
     take_snapshot,
 )
 from onshore.journal.sqlite import SQLiteJournal
@@ -43,6 +47,7 @@ from onshore.venue.errors import VenueStopped
 
 DEFAULT_BATCH = 4096
 DEFAULT_SNAPSHOT_EVERY = 100_000
+_CHUNK = 64  # entries encoded at a time, while their objects are still in the CPU's caches
 
 
 class DurableVenue:
@@ -60,7 +65,9 @@ class DurableVenue:
         self.committer = committer
         self.batch = batch
         self.snapshot_every = snapshot_every
-        self._pending: list[tuple[int, Key, Any, list[Event]]] = []
+        self._pending: list[tuple[int, Key, Any, list[Event]]] = []  # applied, not yet encoded
+        self._chunks: list[bytes] = []  # encoded, not yet handed to the journal
+        self._first = venue.cmd + 1  # the first seq of the batch being gathered
         self._next_snapshot = (venue.cmd // snapshot_every + 1) * snapshot_every if snapshot_every > 0 else 1 << 62
         self._flush_at = self._limit()
 
@@ -70,10 +77,7 @@ class DurableVenue:
     def apply(self, command: Command, key: Key) -> list[Event]:
         """Apply one command and queue its entry for the journal; return its events."""
         events = self.venue.apply(command)
-        seq = self.venue.cmd
-        self._pending.append((seq, key, command, events))
-        if seq >= self._flush_at:
-            self.flush()
+        self._queue(key, command, events)
         return events
 
     def apply_all(self, commands: Iterable[tuple[Key, Command]]) -> None:
@@ -82,6 +86,7 @@ class DurableVenue:
         apply = venue.apply
         pending = self._pending
         append = pending.append
+        encode_pending = self._encode_pending
         flush_at = self._flush_at
         for key, command in commands:
             events = apply(command)
@@ -90,28 +95,43 @@ class DurableVenue:
             if seq >= flush_at:
                 self.flush()
                 flush_at = self._flush_at
+            elif len(pending) >= _CHUNK:
+                encode_pending()
 
     def reject_line(self, number: int, line: bytes, error: MalformedCommand) -> list[Event]:
         """Number and journal an input line that is not a command, as ``onshore replay`` does."""
         detail = f"line {number}: {error.detail}"
         events = self.venue.reject_line(error.reason, detail, number)
         text = line.decode("utf-8", "backslashreplace")
-        record = UnparsedLine(line=number, text=text, reason=error.reason, detail=detail)
-        self._pending.append((self.venue.cmd, number, record, events))
-        if self.venue.cmd >= self._flush_at:
-            self.flush()
+        self._queue(number, UnparsedLine(line=number, text=text, reason=error.reason, detail=detail), events)
         return events
 
+    def _queue(self, key: Key, record: Any, events: list[Event]) -> None:
+        seq = self.venue.cmd
+        self._pending.append((seq, key, record, events))
+        if seq >= self._flush_at:
+            self.flush()
+        elif len(self._pending) >= _CHUNK:
+            self._encode_pending()
+
+    def _encode_pending(self) -> None:
+        self._chunks.append(encode_chunk(self._pending))
+        self._pending.clear()
+
     def flush(self) -> None:
-        """Hand the pending entries to the journal, and take a snapshot if one is due."""
-        pending = self._pending
-        if pending:
-            payload = encode_batch(pending[0][0], pending)
-            pending.clear()
+        """Hand the entries gathered so far to the journal, and take a snapshot if one is due."""
+        if self._pending:
+            self._encode_pending()
+        if self._chunks:
+            payload = join_chunks(self._first, self._chunks)
+            self._chunks.clear()
             self.committer.submit_batch(payload)
         venue = self.venue
+        self._first = venue.cmd + 1
         if venue.cmd >= self._next_snapshot and venue.stopped is None:
-            self.committer.submit_snapshot(venue.cmd, venue.seq, venue.state_hash(), take_snapshot(venue))
+            data = take_snapshot(venue)
+            state_hash = None if data is not None and self.committer.hashes_snapshots else venue.state_hash()
+            self.committer.submit_snapshot(venue.cmd, venue.seq, state_hash, data)
             while self._next_snapshot <= venue.cmd:
                 self._next_snapshot += self.snapshot_every
         self._flush_at = self._limit()
@@ -149,10 +169,13 @@ def input_lines(stream: BinaryIO) -> Iterator[bytes | None]:
         yield buffered
 
 
-def open_committer(path: Path, last_seq: int, last_hash: bytes, ack_fd: int | None, writer: str) -> Committer:
+def open_committer(
+    path: Path, config: VenueConfig, last_seq: int, last_hash: bytes, ack_fd: int | None, writer: str
+) -> Committer:
     """A committer for the journal at ``path``: ``process`` (forked writer) or ``inline``."""
     if writer == "process" and hasattr(os, "fork"):
-        return ProcessCommitter(lambda: SQLiteJournal(path), last_seq, last_hash, ack_fd)
+        hasher = functools.partial(snapshot_state, config) if snapshots_supported() else None
+        return ProcessCommitter(lambda: SQLiteJournal(path), last_seq, last_hash, ack_fd, hasher)
     if writer not in ("process", "inline"):
         raise ValueError(f"unknown writer {writer!r}: use 'process' or 'inline'")
     return InlineCommitter(SQLiteJournal(path), last_seq, last_hash, ack_fd)
@@ -210,7 +233,9 @@ def run_journal(
                 )
         finally:
             journal.close()
-        committer = open_committer(journal_path, recovered.last_seq, recovered.last_hash, ack_fd, writer)
+        committer = open_committer(
+            journal_path, recovered.config, recovered.last_seq, recovered.last_hash, ack_fd, writer
+        )
         durable = DurableVenue(recovered.venue, committer, batch=batch, snapshot_every=snapshot_every)
         skipped = 0
         try:

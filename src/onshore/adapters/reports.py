@@ -154,11 +154,11 @@ def surveil_journal(
     Raises :class:`~onshore.journal.JournalError` if the journal cannot be read or its
     chain is broken before the point where reading stopped.
     """
-    from onshore.journal import ChainCheck, JournalError, SQLiteJournal
+    from onshore.journal import ChainCheck, JournalError, open_journal
     from onshore.journal.format import decode_entry
     from onshore.journal.recovery import read_header
 
-    journal = SQLiteJournal(path, readonly=True)
+    journal = open_journal(str(path), readonly=True)
     try:
         venue_config, _config_json, genesis = read_header(journal)
         engine = Surveillance(config, venue_facts(venue_config), last_day=last_day)

@@ -47,7 +47,10 @@ def _scenarios(name: str | None) -> list[Any]:
     from onshore.lab.scenarios import builtin_scenarios, historical_scenarios, load_scenario
 
     if name:
-        return [load_scenario(name)]
+        try:
+            return [load_scenario(name)]
+        except (ValueError, KeyError, OSError) as exc:
+            raise typer.BadParameter(f"{name}: {exc}", param_hint="--scenario") from exc
     found = list(builtin_scenarios())
     directory = data_dir()
     if directory.is_dir():
@@ -123,6 +126,9 @@ def stress(
         caps = [float(c) for c in raw.get("leverage_caps", caps)]
         models = list(raw.get("loss_models", models))
         sweep_scenarios = list(raw.get("scenarios", sweep_scenarios))
+        for m in models:
+            if m not in LOSS_MODELS:
+                raise typer.BadParameter(f"unknown loss model {m!r} in {sweep}", param_hint="--sweep")
     by_name = {s.name: s for s in scenarios}
     for name in sweep_scenarios:
         if name not in by_name:

@@ -8,7 +8,8 @@ Design (see docs/architecture.md):
   best level. A level that empties stays in the heap and its dict until it reaches the
   top, where it is discarded (lazy deletion): the heap never holds a price twice, and
   best bid / best ask are exact after every call;
-* cancelled orders leave their level's deque lazily (O(1) cancel); ``Level.count`` and
+* cancelled orders leave their level's deque lazily (O(1) cancel), and a level is
+  compacted once its dead entries outnumber its live ones; ``Level.count`` and
   ``Level.total`` count only live orders;
 * the price band is kept as two bounds, recomputed whenever the reference price moves,
   so that checking an order against it is two comparisons.
@@ -61,6 +62,7 @@ from onshore.core.reasons import Cancel, Reject
 from onshore.core.units import PPB, div_floor
 
 _NO_BAND: Final = 1 << 62
+_COMPACT_SLACK: Final = 32
 _USER: Final = str(Cancel.USER)
 _IOC_REMAINDER: Final = str(Cancel.IOC_REMAINDER)
 
@@ -648,13 +650,24 @@ class OrderBook:
         self.orders[order.order_id] = order
 
     def _remove(self, order: Order) -> None:
-        """Take a live order out of the book (lazily from its level's deque)."""
+        """Take a live order out of the book (lazily from its level's deque).
+
+        A level whose deque holds more than twice its live orders (plus some slack) is
+        compacted, so that orders cancelled behind a long-lived one cannot pile up
+        without bound: amortised O(1).
+        """
         level = (self._bids if order.side == BUY else self._asks)[order.price]  # type: ignore[index]
-        level.count -= 1
+        count = level.count - 1
+        level.count = count
         level.total -= order.open_qty
         order.open_qty = 0
-        if not level.count:
-            level.orders.clear()
+        orders = level.orders
+        if not count:
+            orders.clear()
+        elif len(orders) > 2 * count + _COMPACT_SLACK:
+            live = [o for o in orders if o.open_qty]
+            orders.clear()
+            orders.extend(live)
         del self.orders[order.order_id]
 
     # ------------------------------------------------------------------ invariants

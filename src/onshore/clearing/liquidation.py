@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
-from onshore.core.units import div_ceil, div_floor
+from onshore.core.units import PPB, div_ceil, div_floor
 
 
 def bankruptcy_price(qty_lots: int, equity_micros: int, mark_ticks: int, k: int) -> int:
@@ -26,16 +26,19 @@ def bankruptcy_price(qty_lots: int, equity_micros: int, mark_ticks: int, k: int)
     return mark_ticks + div_floor(equity_micros, -qty_lots * k)
 
 
-def trigger_price(qty_lots: int, excess_micros: int, mark_ticks: int, k: int) -> int:
-    """A conservative liquidation trigger: where the excess over maintenance would reach zero.
+def trigger_price(qty_lots: int, excess_micros: int, mark_ticks: int, k: int, top_rate_ppb: int = 0) -> int:
+    """A conservative liquidation trigger: the highest (lowest) mark at which a long (short) could be under.
 
-    Assumes only this market moves and ignores that the maintenance requirement falls with
-    the price, so the real trigger is never beyond it: a long is checked once the mark is at
-    or below it, a short once the mark is at or above it.
+    Assumes only this market moves. A long's excess falls by at most ``q·K`` per tick down
+    (its maintenance falls with the price); a short's by at most ``|q|·K·(1 + top rate)`` per
+    tick up (its maintenance rises, by at most the highest maintenance rate of the tiers).
+    The trigger is strictly beyond the mark while the excess is not negative, so a safe
+    account is never a candidate at the mark it was filed at; the real trigger is never
+    beyond it.
     """
     if qty_lots > 0:
-        return mark_ticks - div_floor(excess_micros, qty_lots * k)
-    return mark_ticks + div_floor(excess_micros, -qty_lots * k)
+        return mark_ticks - div_floor(excess_micros, qty_lots * k) - 1
+    return mark_ticks + div_floor(excess_micros * PPB, -qty_lots * k * (PPB + top_rate_ppb)) + 1
 
 
 def lots_to_restore(

@@ -224,6 +224,7 @@ class Liquidation(Event, frozen=True, tag="liquidation"):
     qty: str
     price: str
     stage: str
+    fee: str = "0"  # the liquidation fee this step paid into the insurance fund
 
 
 class LossAbsorbed(Event, frozen=True, tag="loss_absorbed"):

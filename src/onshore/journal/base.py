@@ -11,9 +11,44 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from onshore.journal.format import EntryRow, Key
+from onshore.journal.format import HASH_SIZE, EntryRow, Key
+
+
+@dataclass(frozen=True, slots=True)
+class EntryBatch:
+    """Consecutive entries as they arrived: slices of one encoded batch, with their chain hashes.
+
+    Entry ``i`` is ``payload[offsets[i] : offsets[i] + lengths[i]]``, its sequence number is
+    ``first_seq + i``, its key ``keys[i]``, its hash ``hashes[32 i : 32 i + 32]`` and its
+    ``prev_hash`` the hash before it (``prev_hash`` for entry 0). A store may insert it row
+    by row (:meth:`rows`) or hand the whole batch to the database in one statement.
+    """
+
+    first_seq: int
+    payload: bytes
+    offsets: list[int]
+    lengths: list[int]
+    keys: list[Key]
+    prev_hash: bytes
+    hashes: bytes
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def prev_hashes(self) -> bytes:
+        """The ``prev_hash`` of every entry, concatenated."""
+        return self.prev_hash + self.hashes[:-HASH_SIZE]
+
+    def rows(self) -> Iterator[EntryRow]:
+        """The entries as ``(seq, key, entry, prev_hash, hash)`` rows."""
+        payload, hashes, prev = self.payload, self.hashes, self.prev_hash
+        for i, (offset, length, key) in enumerate(zip(self.offsets, self.lengths, self.keys, strict=True)):
+            digest = hashes[HASH_SIZE * i : HASH_SIZE * (i + 1)]
+            yield self.first_seq + i, key, payload[offset : offset + length], prev, digest
+            prev = digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +79,8 @@ class Journal(Protocol):
         """Write the header of a new journal (durably)."""
         ...
 
-    def append(
-        self, entries: Sequence[tuple[int, Key, Any, bytes, bytes]], snapshots: Sequence[SnapshotRecord] = ()
-    ) -> None:
-        """Store entries ``(seq, key, entry, prev_hash, hash)`` and snapshots in one durable transaction."""
+    def append(self, batches: Sequence[EntryBatch], snapshots: Sequence[SnapshotRecord] = ()) -> None:
+        """Store batches of entries and snapshots in one transaction, durable when this returns."""
         ...
 
     def scan(self, first_seq: int = 1) -> Iterator[EntryRow]:

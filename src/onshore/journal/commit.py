@@ -41,8 +41,8 @@ from typing import Final, Protocol
 
 import msgspec
 
-from onshore.journal.base import Journal, JournalError, SnapshotRecord
-from onshore.journal.format import Key, is_rejection, snapshot_hash, split_batch
+from onshore.journal.base import EntryBatch, Journal, JournalError, SnapshotRecord
+from onshore.journal.format import HASH_SIZE, Key, is_rejection, snapshot_hash, split_batch
 
 _ACCEPTED: Final = b'{"seq": %d, "status": "accepted"}\n'
 _REJECTED: Final = b'{"seq": %d, "status": "rejected"}\n'
@@ -63,11 +63,19 @@ class ChainWriter:
     plus one sync.
     """
 
-    def __init__(self, journal: Journal, last_seq: int, last_hash: bytes, ack_fd: int | None = None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        last_seq: int,
+        last_hash: bytes,
+        ack_fd: int | None = None,
+        snapshot_state: SnapshotState | None = None,
+    ) -> None:
         self.journal = journal
         self.last_seq = last_seq
         self.last_hash = last_hash
         self.ack_fd = ack_fd
+        self.snapshot_state = snapshot_state
 
     def write_batch(self, payload: bytes) -> int:
         """Store a batch durably, acknowledge its commands and return the last sequence number."""
@@ -75,52 +83,95 @@ class ChainWriter:
 
     def write_batches(self, payloads: list[bytes]) -> int:
         """Store several batches in one durable transaction, then acknowledge; return the last seq."""
-        sha256 = hashlib.sha256
-        prev = self.last_hash
-        expected = self.last_seq + 1
-        rows: list[tuple[int, Key, msgspec.Raw, bytes, bytes]] = []
-        append = rows.append
+        batches: list[EntryBatch] = []
         acks: list[bytes] = []
-        ack = acks.append
+        expected, prev = self.last_seq + 1, self.last_hash
         for payload in payloads:
-            first, raws, heads = split_batch(payload)
-            if first != expected:
-                raise JournalError(f"batch starts at entry {first}, but the journal ends at entry {expected - 1}")
-            for raw, (seq, key, _command, events) in zip(raws, heads, strict=True):
-                if seq != expected:
-                    raise JournalError(f"batch entry {seq} is out of sequence (expected {expected})")
-                h = sha256(prev)
-                h.update(raw)
-                digest = h.digest()
-                append((seq, key, raw, prev, digest))
-                ack(_REJECTED % seq if is_rejection(events) else _ACCEPTED % seq)
-                prev = digest
-                expected += 1
-        if not rows:
+            batch = _chain_batch(payload, expected, prev, acks)
+            if len(batch):
+                batches.append(batch)
+                expected += len(batch)
+                prev = batch.hashes[-HASH_SIZE:]
+        if not batches:
             return self.last_seq
-        self.journal.append(rows)
-        self.last_seq = expected - 1
-        self.last_hash = prev
+        self.journal.append(batches)
+        self.last_seq, self.last_hash = expected - 1, prev
         if self.ack_fd is not None:
             write_all(self.ack_fd, b"".join(acks))
         return self.last_seq
 
-    def write_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
-        """Store a snapshot taken after entry ``seq`` (the last entry written), bound to its hash."""
+    def write_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
+        """Store a snapshot taken after entry ``seq`` (the last entry written), bound to its hash.
+
+        Without ``state_hash``, restore the snapshot here (``snapshot_state``) to learn it.
+        """
         if seq != self.last_seq:
             raise JournalError(f"snapshot after entry {seq}, but the journal ends at entry {self.last_seq}")
+        if state_hash is None:
+            if data is None or self.snapshot_state is None:
+                raise JournalError(f"the snapshot after entry {seq} comes without its state hash")
+            restored = self.snapshot_state(data)
+            if restored[:2] != (seq, event_seq):
+                raise JournalError(
+                    f"the snapshot after entry {seq} restores to entry {restored[0]}, event {restored[1]}"
+                )
+            state_hash = restored[2]
         digest = snapshot_hash(seq, event_seq, state_hash, self.last_hash, data)
-        self.journal.append((), [SnapshotRecord(seq, event_seq, state_hash, self.last_hash, digest, data)])
+        self.journal.append([], [SnapshotRecord(seq, event_seq, state_hash, self.last_hash, digest, data)])
+
+
+def _chain_batch(payload: bytes, expected: int, prev: bytes, acks: list[bytes]) -> EntryBatch:
+    """Cut an encoded batch into its entries and hash-chain them onto ``prev``; add their acknowledgments.
+
+    Runtime complexity: O(batch bytes); one SHA-256 per entry.
+    """
+    first, raws, heads = split_batch(payload)
+    if first != expected:
+        raise JournalError(f"batch starts at entry {first}, but the journal ends at entry {expected - 1}")
+    sha256 = hashlib.sha256
+    offset = len(b"[%d,[" % first)
+    offsets: list[int] = []
+    lengths: list[int] = []
+    keys: list[Key] = []
+    digests: list[bytes] = []
+    start_hash = prev
+    for raw, (seq, key, _command, events) in zip(raws, heads, strict=True):
+        if seq != expected:
+            raise JournalError(f"batch entry {seq} is out of sequence (expected {expected})")
+        h = sha256(prev)
+        h.update(raw)
+        prev = h.digest()
+        digests.append(prev)
+        size = len(raw)
+        offsets.append(offset)
+        lengths.append(size)
+        keys.append(key)
+        acks.append(_REJECTED % seq if is_rejection(events) else _ACCEPTED % seq)
+        offset += size + 1
+        expected += 1
+    if keys and offset != len(payload) - 1:
+        raise JournalError("a batch is not laid out as [first_seq, [entry, …]]")
+    return EntryBatch(first, payload, offsets, lengths, keys, start_hash, b"".join(digests))
+
+
+SnapshotState = Callable[[bytes], tuple[int, int, str]]
+"""Restore snapshot bytes and return the Venue's ``(cmd, seq, state_hash)``."""
 
 
 class Committer(Protocol):
-    """Takes batches and snapshots from the Venue's thread and makes them durable."""
+    """Takes batches and snapshots from the Venue's thread and makes them durable.
+
+    ``hashes_snapshots``: the committer works out a snapshot's state hash itself (off the
+    Venue's thread), so :meth:`submit_snapshot` may be given ``state_hash=None``.
+    """
+
+    hashes_snapshots: bool
 
     def submit_batch(self, payload: bytes) -> None:
         """Hand over a batch; its acknowledgments follow once it is durable."""
         ...
 
-    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
+    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
         """Hand over a snapshot taken after the last entry submitted."""
         ...
 
@@ -136,13 +187,15 @@ class Committer(Protocol):
 class InlineCommitter:
     """Run the :class:`ChainWriter` in the caller's thread: each submit returns once durable."""
 
+    hashes_snapshots = False
+
     def __init__(self, journal: Journal, last_seq: int, last_hash: bytes, ack_fd: int | None = None) -> None:
         self.writer = ChainWriter(journal, last_seq, last_hash, ack_fd)
 
     def submit_batch(self, payload: bytes) -> None:
         self.writer.write_batch(payload)
 
-    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
+    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
         self.writer.write_snapshot(seq, event_seq, state_hash, data)
 
     def durable_seq(self) -> int:
@@ -162,7 +215,7 @@ _DURABLE: Final = b"D"  # replies: durable through seq (the length field)
 _ERROR: Final = b"E"  # replies: an error message of that length follows
 _READ_CHUNK: Final = 1 << 20
 _QUEUED_FRAMES: Final = 16  # batches waiting for the writer at most (the Venue blocks beyond)
-_snapshot_message = msgspec.msgpack.Decoder(tuple[int, int, str, bytes | None])
+_snapshot_message = msgspec.msgpack.Decoder(tuple[int, int, str | None, bytes | None])
 
 
 class ProcessCommitter:
@@ -170,19 +223,36 @@ class ProcessCommitter:
 
     ``open_journal`` is called in the child to open its own connection to the journal
     (connections must not cross a fork). The Venue's thread only encodes batches and
-    writes them to a pipe; the writer reports back what is durable.
+    writes them to a pipe; the writer reports back what is durable. With ``snapshot_state``
+    the writer also restores each snapshot to learn its state hash, which then costs the
+    Venue's thread nothing.
     """
 
     def __init__(
-        self, open_journal: Callable[[], Journal], last_seq: int, last_hash: bytes, ack_fd: int | None = None
+        self,
+        open_journal: Callable[[], Journal],
+        last_seq: int,
+        last_hash: bytes,
+        ack_fd: int | None = None,
+        snapshot_state: SnapshotState | None = None,
     ) -> None:
+        self.hashes_snapshots = snapshot_state is not None
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
         _grow_pipe(to_child_w)
         context = multiprocessing.get_context("fork")
         self._process = context.Process(
             target=_writer_main,
-            args=(open_journal, last_seq, last_hash, ack_fd, to_child_r, from_child_w, (to_child_w, from_child_r)),
+            args=(
+                open_journal,
+                last_seq,
+                last_hash,
+                ack_fd,
+                snapshot_state,
+                to_child_r,
+                from_child_w,
+                (to_child_w, from_child_r),
+            ),
             name="onshore-journal-writer",
             daemon=True,
         )
@@ -202,7 +272,7 @@ class ProcessCommitter:
     def submit_batch(self, payload: bytes) -> None:
         self._send(_BATCH, payload)
 
-    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str, data: bytes | None) -> None:
+    def submit_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
         self._send(_SNAPSHOT, msgspec.msgpack.encode((seq, event_seq, state_hash, data)))
 
     def durable_seq(self) -> int:
@@ -309,6 +379,7 @@ def _writer_main(
     last_seq: int,
     last_hash: bytes,
     ack_fd: int | None,
+    snapshot_state: SnapshotState | None,
     inbox: int,
     reply: int,
     parent_ends: tuple[int, int],
@@ -322,7 +393,7 @@ def _writer_main(
     gc.freeze()  # the parent's objects, inherited by the fork: never scan (or copy) them
     try:
         journal = open_journal()
-        writer = ChainWriter(journal, last_seq, last_hash, ack_fd)
+        writer = ChainWriter(journal, last_seq, last_hash, ack_fd, snapshot_state)
         frames: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
         threading.Thread(target=_read_frames, args=(inbox, frames), daemon=True).start()
         backlog: collections.deque[tuple[bytes, bytes] | None] = collections.deque()

@@ -86,6 +86,20 @@ def encode_batch(first_seq: int, entries: list[tuple[int, Key, Any, Any]]) -> by
     return _encoder.encode((first_seq, entries))
 
 
+def encode_chunk(entries: list[tuple[int, Key, Any, Any]]) -> bytes:
+    """Encode some consecutive entries as the comma-separated inside of a batch's array (see :func:`join_chunks`).
+
+    Encoding a few dozen entries at a time, right after they are applied, keeps the Venue's
+    objects in the CPU's caches and lets them go at once.
+    """
+    return _encoder.encode(entries)[1:-1]
+
+
+def join_chunks(first_seq: int, chunks: list[bytes]) -> bytes:
+    """The batch ``[first_seq, [entry, …]]`` made of encoded chunks: the same bytes :func:`encode_batch` gives."""
+    return b"[%d,[%s]]" % (first_seq, b",".join(chunks))
+
+
 def split_batch(payload: bytes) -> tuple[int, list[msgspec.Raw], list[tuple[int, Key, msgspec.Raw, msgspec.Raw]]]:
     """Split an :func:`encode_batch` payload: first seq, each entry's raw bytes, each entry's parts."""
     first, raws = _batch_decoder.decode(payload)

@@ -17,6 +17,7 @@ deterministic and the journal holds every command it applied, in order.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import tomllib
 from collections.abc import Callable
@@ -55,8 +56,17 @@ def config_from_json(config_json: bytes | str) -> VenueConfig:
 
 
 def new_meta(config_json: bytes) -> dict[str, str]:
-    """The header of a new journal for this configuration."""
-    return {"format": FORMAT, "config": config_json.decode(), "genesis": genesis_hash(config_json).hex()}
+    """The header of a new journal for this configuration (``created_by``: the build, for the record)."""
+    try:
+        build = f"onshore {importlib.metadata.version('onshore')}"
+    except importlib.metadata.PackageNotFoundError:
+        build = "onshore (not installed)"
+    return {
+        "format": FORMAT,
+        "config": config_json.decode(),
+        "genesis": genesis_hash(config_json).hex(),
+        "created_by": build,
+    }
 
 
 def read_header(journal: Journal) -> tuple[VenueConfig, bytes, bytes]:
@@ -89,6 +99,12 @@ def restore_venue(config: VenueConfig, data: bytes) -> Venue:
     """A Venue restored from snapshot bytes."""
     restore: Callable[[VenueConfig, bytes], Venue] = getattr(Venue, "restore")  # noqa: B009
     return restore(config, data)
+
+
+def snapshot_state(config: VenueConfig, data: bytes) -> tuple[int, int, str]:
+    """Restore snapshot bytes and return the Venue's ``(cmd, seq, state_hash)`` (for the journal's writer)."""
+    venue = restore_venue(config, data)
+    return venue.cmd, venue.seq, venue.state_hash()
 
 
 # ---------------------------------------------------------------------------- replay
@@ -255,6 +271,7 @@ __all__ = [
     "read_header",
     "recover",
     "restore_venue",
+    "snapshot_state",
     "snapshots_supported",
     "take_snapshot",
 ]

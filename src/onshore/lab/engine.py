@@ -63,6 +63,7 @@ class Policy:
     market_protection_ppb: int = 20_000_000
     impact: bool = False
     depth_lots_per_tick: int = 50
+    max_order_lots: int = 5_000
 
 
 @dataclass
@@ -106,6 +107,8 @@ def maintenance_vec(tiers: Tiers, notional: np.ndarray) -> np.ndarray:
     dollars and micro-dollars so no product exceeds 2⁶³.
     """
     n = np.asarray(notional, dtype=np.int64)
+    if n.size and int(n.max()) >= (2**63 - 1) // max(tiers.mm_rate) * 1_000_000:
+        raise ValueError("a notional beyond the exact int64 range (about $37bn at a 25 % maintenance rate)")
     caps = np.array(tiers.caps[:-1], dtype=np.int64)
     idx = np.searchsorted(caps, n, side="right")
     rate = np.array(tiers.mm_rate, dtype=np.int64)[idx]
@@ -160,8 +163,8 @@ class Engine:
         self.adl_count = 0
         self.member_stress = np.zeros(len(self.pop.member_ids), np.int64)
         self.mark = population.entry_ticks
+        self.prev_mark = population.entry_ticks  # the mark before the current step (the Venue: before the command)
         self.step = 0
-        self.last_equity = self.equity_all()
 
     # ------------------------------------------------------------------ measuring
     def equity_all(self) -> np.ndarray:
@@ -192,20 +195,17 @@ class Engine:
         steps: list[int] = []
         for step, price in enumerate(path_ticks.tolist()):
             self.step = step
+            self.prev_mark = self.mark
             self.mark = int(price)
             any_liquidation = False
             for _round in range(10_000):
                 candidates = self.below_maintenance()
                 if not candidates:
                     break
-                touched: set[int] = set()
                 for i in candidates:
                     if self.equity(i) < self.maintenance(i) and self.pop.qty[i] != 0:
                         any_liquidation = True
-                        touched |= self.liquidate(i)
-                # as the Venue does when it refreshes triggers before the next round
-                for j in touched:
-                    self.last_equity[j] = self.equity(j)
+                        self.liquidate(i)
             if any_liquidation:
                 steps.append(step)
             if_path.append(self.insurance_fund)
@@ -231,7 +231,8 @@ class Engine:
         """The Venue's stages for account ``i`` (cross margin, one market). Returns the accounts touched."""
         touched = {i}
         equity = self.equity(i)
-        ref = int(self.last_equity[i])
+        p = self.pop
+        ref = int(p.cash[i]) + int(p.qty[i]) * self.prev_mark * self.k - int(p.cost[i])  # before this step's move
         start = max(ref if equity <= 0 else equity, 0)
         self.liquidated_accounts.add(i)
         for _ in range(10_000):
@@ -259,7 +260,7 @@ class Engine:
         bankrupt = bankruptcy_price(qty, equity, mark, k)
         need = lots_to_restore(qty, equity, 0, mark, k, self.tiers.maintenance, self.policy.liquidation_fee_ppb)
         slice_lots = max(1, self.policy.liquidation_slice_micros // max(1, mark * k))
-        lots = min(need, slice_lots, abs(qty))
+        lots = min(need, slice_lots, abs(qty), self.policy.max_order_lots)
         stage = "full" if lots == abs(qty) else "partial"
         return bankrupt > 0 and self._book_close(i, lots, bankrupt, stage) > 0
 
@@ -349,7 +350,12 @@ class Engine:
         prot = div_floor(mark * self.policy.market_protection_ppb, PPB)
         protection = mark - prot if qty > 0 else mark + prot
         limit = max(reach, protection) if qty > 0 else min(reach, protection)
-        self._book_close(i, abs(qty), limit, "market")
+        left = abs(qty)
+        while left > 0:  # in orders of at most the market's maximum order size, as the Venue sends them
+            want = min(left, self.policy.max_order_lots)
+            if self._book_close(i, want, limit, "market") < want:
+                break
+            left = abs(int(p.qty[i]))
         deficit = -self.equity(i)
         if deficit > 0:
             self.member_stress[int(p.member[i])] += deficit

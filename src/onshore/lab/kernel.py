@@ -29,6 +29,13 @@ from onshore.clearing.margin import Tiers
 _E9 = 1_000_000_000
 
 
+def ensure_exact_range(tiers: Tiers, notional_micros: int) -> None:
+    """Refuse notionals the int64 maintenance arithmetic cannot hold exactly (about $37bn at a 25 % rate)."""
+    limit = (2**63 - 1) // max(tiers.mm_rate) * 1_000_000
+    if notional_micros >= limit:
+        raise ValueError(f"a notional of {notional_micros} micro-dollars is beyond the exact int64 range ({limit})")
+
+
 def tier_arrays(tiers: Tiers) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The maintenance tiers as int64 arrays: caps (all but the last), rates, deduction ÷ 10⁹ and its remainder."""
     caps = np.array(tiers.caps[:-1], dtype=np.int64)
@@ -175,6 +182,7 @@ def shock_losses(
     caps, rate, ded_q, ded_r = tier_arrays(tiers)
     qty64, cost64, cash64 = qty.astype(np.int64), cost.astype(np.int64), cash.astype(np.int64)
     top = int(max(int(prices.max()), 1)) * 4
+    ensure_exact_range(tiers, int(np.abs(qty64).max(initial=0)) * top * tiers.k)
     threshold = _thresholds(qty64, cost64, cash64, tiers.k, caps, rate, ded_q, ded_r, top)
     return _shock_kernel(
         qty64, cost64, cash64, member.astype(np.int64), threshold, prices.astype(np.int64), tiers.k, n_members,
@@ -232,7 +240,8 @@ def attribute_us_clearing(
     total_left = left.sum(axis=1)
     dco = np.minimum(total_left, dco_capital)
     total_left = total_left - dco
-    spare_funds = (member_fund[None, :] - fund).sum(axis=1)
+    survivors = shortfall <= member_capital[None, :]  # a member whose capital covered its customers
+    spare_funds = np.where(survivors, member_fund[None, :], 0).sum(axis=1)
     mutual = np.minimum(total_left, spare_funds)
     return {
         "member_capital": own.sum(axis=1),
@@ -261,12 +270,21 @@ class ShockBook:
     """
 
     def __init__(
-        self, qty: np.ndarray, cost: np.ndarray, cash: np.ndarray, member: np.ndarray, tiers: Tiers, top: int
+        self,
+        qty: np.ndarray,
+        cost: np.ndarray,
+        cash: np.ndarray,
+        member: np.ndarray,
+        tiers: Tiers,
+        top: int,
+        members: int | None = None,
     ) -> None:
         caps, rate, ded_q, ded_r = tier_arrays(tiers)
         q = qty.astype(np.int64)
+        ensure_exact_range(tiers, int(np.abs(q).max(initial=0)) * top * tiers.k)
         self.k = tiers.k
-        self.members = int(member.max()) + 1 if len(member) else 0
+        self.top = top
+        self.members = members if members is not None else (int(member.max()) + 1 if len(member) else 0)
         threshold = _thresholds(q, cost.astype(np.int64), cash.astype(np.int64), tiers.k, caps, rate, ded_q, ded_r, top)
         a = cash.astype(np.int64) - cost.astype(np.int64)  # equity = a + q·P·K
         self.sides = []
@@ -303,7 +321,11 @@ class ShockBook:
             self.sides.append(side)
 
     def shock(self, price: int) -> tuple[int, int, list[int], int]:
-        """At ``price``: (accounts liquidated, collateral the traders lost, shortfall by member, lots liquidated)."""
+        """At ``price``: (accounts liquidated, collateral the traders lost, shortfall by member, lots liquidated).
+
+        Exact for prices up to ``top`` (the thresholds were searched there); beyond it, as the
+        compiled scan computes from the same thresholds.
+        """
         liquidated = trader = lots = 0
         shortfall = [0] * self.members
         pk = price * self.k

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from onshore.clearing.margin import Tiers
 from onshore.core.spec import LEVERAGE_SCALE, MarketSpec, VenueConfig
 
 SEGMENTS = ("retail", "qualified", "institutional", "market_maker")
@@ -97,6 +98,37 @@ class Population:
         return LIQUIDITY if s < 0 else SEGMENTS[s]
 
 
+def _fit_initial_margin(
+    lots: np.ndarray, cash: np.ndarray, leverage: np.ndarray, price_ticks: int, market: MarketSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every account must meet initial margin at entry (at its leverage and the notional tiers).
+
+    Positions too large for their collateral shrink to the largest that fits; an account too
+    small for one lot gets exactly the collateral one lot needs (it sits at its cap). So no
+    account starts above its segment's or its tier's leverage, or below maintenance.
+    """
+    tiers = Tiers(market)
+    k = market.micros_per_tick_lot
+    lots = np.maximum(lots, 1)
+    cash = cash.copy()
+    for i in range(len(lots)):
+        lev = int(leverage[i])
+        if tiers.initial(int(lots[i]) * price_ticks * k, lev) <= cash[i]:
+            continue
+        lo, hi = 0, int(lots[i])
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if tiers.initial(mid * price_ticks * k, lev) <= cash[i]:
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo == 0:
+            lo = 1
+            cash[i] = tiers.initial(price_ticks * k, lev)
+        lots[i] = lo
+    return lots, cash
+
+
 def build_population(
     spec: PopulationSpec,
     market: MarketSpec,
@@ -108,7 +140,9 @@ def build_population(
 
     ``leverage_cap`` (hundredths) is the policy under study; each account's leverage is
     drawn from its segment's profile and capped by the lower of it and the segment's
-    configured maximum. Deterministic for a given spec.
+    configured maximum (market makers too), and every position meets initial margin at
+    entry under the notional tiers. The larger directional side is scaled to
+    ``open_interest_usd``. Deterministic for a given spec.
     """
     rng = np.random.default_rng(spec.seed)
     k = market.micros_per_tick_lot
@@ -134,20 +168,29 @@ def build_population(
         caps = np.minimum(caps, leverage_cap / LEVERAGE_SCALE)
     lev = np.clip(lev, 1.0, caps)
     notional = coll * lev
-    # scale so that the directional long notional is about the target open interest
-    long_notional = notional[side > 0].sum()
-    scale = spec.open_interest_usd / long_notional if long_notional > 0 else 1.0
+    # scale so that the larger directional side's notional is about the target open interest
+    biggest = max(notional[side > 0].sum(), notional[side < 0].sum())
+    scale = spec.open_interest_usd / biggest if biggest > 0 else 1.0
     coll *= scale
-    lots = np.maximum(1, np.floor(coll * lev / lot_usd)).astype(np.int64)
-    qty = (side * lots).astype(np.int64)
-    cash_micros = np.floor(coll * 1e6).astype(np.int64)
     leverage = np.floor(lev * LEVERAGE_SCALE).astype(np.int64)
+    for _ in range(3):  # fitting to initial margin trims positions: rescale toward the target and refit
+        lots = np.floor(coll * lev / lot_usd).astype(np.int64)
+        cash_micros = np.floor(coll * 1e6).astype(np.int64)
+        lots, cash_micros = _fit_initial_margin(lots, cash_micros, leverage, price_ticks, market)
+        achieved = max(lots[side > 0].sum(), lots[side < 0].sum()) * lot_usd
+        if achieved <= 0 or abs(achieved / spec.open_interest_usd - 1) < 0.002:
+            break
+        coll *= spec.open_interest_usd / achieved
+    qty = (side * lots).astype(np.int64)
 
     # market makers take the other side of the directional net, split evenly
     net = int(qty.sum())
     mm_count = spec.market_makers
     mm_qty = [(-net) // mm_count + (1 if i < (-net) % mm_count else 0) for i in range(mm_count)]
-    mm_cash = [int(abs(q) * lot_usd / spec.market_maker_leverage * 1e6) + 1_000_000 for q in mm_qty]
+    mm_leverage = spec.market_maker_leverage
+    if leverage_cap is not None:
+        mm_leverage = min(mm_leverage, leverage_cap / LEVERAGE_SCALE)
+    mm_cash = [int(abs(q) * lot_usd / mm_leverage * 1e6) + 1_000_000 for q in mm_qty]
     ids = [f"{SEGMENTS[s][:4]}-{i:06d}" for i, s in enumerate(segment)]
     ids += [f"mm-{i:03d}" for i in range(mm_count)]
     ids.append(LIQUIDITY)
@@ -156,7 +199,7 @@ def build_population(
     )
     qty = np.concatenate([qty, np.array(mm_qty, np.int64), [0]]).astype(np.int64)
     cash = np.concatenate([cash_micros, np.array(mm_cash, np.int64), [10**15]]).astype(np.int64)
-    mm_lev = int(spec.market_maker_leverage * LEVERAGE_SCALE)
+    mm_lev = int(mm_leverage * LEVERAGE_SCALE)
     leverage = np.concatenate([leverage, np.full(mm_count, mm_lev, np.int64), [LEVERAGE_SCALE]]).astype(np.int64)
     cost = qty * price_ticks * k
     members = spec.members

@@ -124,6 +124,7 @@ def execute(spec: RunSpec) -> RunSummary:
         price_band_ppb=market.price_band_ppb,
         market_protection_ppb=market.market_protection_ppb,
         impact=spec.impact,
+        max_order_lots=market.max_order_lots,
     )
     result = run_scenario(population, market, policy, path)
     capital = {m: int(v) for m, v in zip(population.member_ids, population.member_capital, strict=True)}

@@ -89,13 +89,13 @@ class DecimalCache(dict[str, int]):
         self.exponent = exponent
 
     def __missing__(self, text: str) -> int:
-        value = _fast_units(text, self.exponent)
+        value = fast_units(text, self.exponent)
         if len(self) < CACHE_LIMIT:
             self[text] = value
         return value
 
 
-def _fast_units(text: str, exponent: int) -> int:
+def fast_units(text: str, exponent: int) -> int:
     """:func:`to_units` for text the Venue wrote (plain decimals); anything unusual takes the strict path."""
     dot = text.find(".")
     if dot < 0:

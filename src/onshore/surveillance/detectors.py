@@ -289,14 +289,24 @@ class IndexManipulation:
     def quotes(self, index: str, quotes: list[tuple[str, int]], used: set[str] | None, seq: int) -> None:
         """Compare each quote ``(source, price nano)`` with the median of the others; ``used``: sources in the index."""
         thr = self.config.index_deviation_bps
-        if len(quotes) < 2:
+        n = len(quotes)
+        if n < 2:
             return
-        for i, (source, price) in enumerate(quotes):
-            others = sorted(p for j, (_, p) in enumerate(quotes) if j != i)
-            n = len(others)
-            twice_median = 2 * others[n // 2] if n % 2 else others[n // 2 - 1] + others[n // 2]
+        order = sorted(range(n), key=lambda k: quotes[k][1])
+        prices = [quotes[k][1] for k in order]
+        others = n - 1
+        mid = others // 2
+        for rank, k in enumerate(order):
+            source, price = quotes[k]
+            # the others, sorted, are ``prices`` without position ``rank``
+            upper = prices[mid] if mid < rank else prices[mid + 1]
+            if others % 2:
+                twice_median = 2 * upper
+            else:
+                lower = prices[mid - 1] if mid - 1 < rank else prices[mid]
+                twice_median = lower + upper
             dev = abs(2 * price - twice_median)
-            if dev * 10_000 >= thr * twice_median and twice_median > 0:
+            if twice_median > 0 and dev * 10_000 >= thr * twice_median:
                 self._record(index, source, seq, used is not None and source in used, dev * 10_000, twice_median)
 
     def left_out(self, index: str, left_out: list[str], seq: int) -> None:

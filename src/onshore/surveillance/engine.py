@@ -34,6 +34,7 @@ from onshore.surveillance.decimals import (
     MICROS_EXP,
     NANO,
     DecimalCache,
+    fast_units,
     float_text,
     fmt_micros,
     fmt_nano,
@@ -113,7 +114,7 @@ class Surveillance:
         self._day = -1
         self._day_end = -1  # first ms of the next day: an event at or after it closes the day
         self._first_day = -1
-        self._pending_quotes: dict[int, tuple[str, list[tuple[str, int]], int]] = {}
+        self._pending_quotes: dict[int, list[tuple[str, int]]] = {}
         self._quote_source: Iterator[tuple[int, c.IndexUpdate]] | None = None
         # balances: registered amounts and flows, or the Venue's state when the adapter supplies it
         self._insurance_fund = self.facts.insurance_fund_micros
@@ -655,15 +656,27 @@ class Surveillance:
             ms.vol_prev = last
             ms.vol_last = 0
 
-    def _quotes_of(self, cmd: c.IndexUpdate) -> tuple[str, list[tuple[str, int]], int]:
-        """The fresh quotes of an update, the latest per source, as nano prices (unparseable ones skipped)."""
+    def _quotes_of(self, cmd: c.IndexUpdate) -> list[tuple[str, int]]:
+        """The fresh quotes of an update, the latest per source, as nano prices (unparseable ones skipped).
+
+        Empty when they all lie within ``index_deviation_bps`` of each other: then no quote
+        can be that far from the median of the others (the common case, decided in O(quotes),
+        first on floats with a 10% margin, then exactly on integers).
+        """
         max_age = self.facts.index_max_age_ms.get(cmd.index)
+        oldest = cmd.ts - max_age if max_age is not None else None
+        quotes = cmd.quotes if oldest is None else [q for q in cmd.quotes if q.ts >= oldest]
+        try:  # a float screen first (analytics, not money): far inside the band, nothing to compare exactly
+            approx = [float(q.price) for q in quotes]
+            lo_f = min(approx)
+            if lo_f > 0 and (max(approx) - lo_f) * 10_000 < 0.9 * self.config.index_deviation_bps * lo_f:
+                return []
+        except (ValueError, TypeError):
+            pass
         latest: dict[str, tuple[int, int]] = {}
-        for quote in cmd.quotes:
-            if max_age is not None and quote.ts < cmd.ts - max_age:
-                continue
+        for quote in quotes:
             try:
-                price = self._n[quote.price]
+                price = fast_units(quote.price, 9)
             except (ValueError, TypeError):
                 continue
             if price <= 0:
@@ -671,9 +684,16 @@ class Surveillance:
             seen = latest.get(quote.source)
             if seen is None or quote.ts >= seen[0]:
                 latest[quote.source] = (quote.ts, price)
-        return cmd.index, [(source, price) for source, (_ts, price) in latest.items()], cmd.ts
+        if len(latest) < 2:
+            return []
+        prices = [price for _ts, price in latest.values()]
+        lo = min(prices)
+        if (max(prices) - lo) * 10_000 < self.config.index_deviation_bps * lo:
+            return []
+        return [(source, price) for source, (_ts, price) in latest.items()]
 
-    def _take_quotes(self, cmd_no: int) -> tuple[str, list[tuple[str, int]], int] | None:
+    def _take_quotes(self, cmd_no: int) -> list[tuple[str, int]] | None:
+        """The quotes of command ``cmd_no`` (None: not available, so the events must speak for themselves)."""
         found = self._pending_quotes.pop(cmd_no, None)
         if found is not None or self._quote_source is None:
             return found
@@ -688,15 +708,15 @@ class Surveillance:
 
     def _index_price(self, ev: e.IndexPrice) -> None:
         quotes = self._take_quotes(ev.cmd)
-        if quotes is not None:
-            self.index.quotes(ev.index, quotes[1], set(ev.sources_used), ev.seq)
+        if quotes:
+            self.index.quotes(ev.index, quotes, set(ev.sources_used), ev.seq)
 
     def _index_stale(self, ev: e.IndexStale) -> None:
         quotes = self._take_quotes(ev.cmd)
-        if quotes is not None:
-            self.index.quotes(ev.index, quotes[1], set(ev.sources_used), ev.seq)
-        else:
+        if quotes is None:
             self.index.left_out(ev.index, ev.left_out, ev.seq)
+        elif quotes:
+            self.index.quotes(ev.index, quotes, set(ev.sources_used), ev.seq)
 
     # ================================================================== funding, settlement, liquidation
     def _funding_rate(self, ev: e.FundingRate) -> None:

@@ -61,7 +61,6 @@ if TYPE_CHECKING:
     from onshore.venue.venue import Market, Venue
 
 OFFSHORE = "offshore"
-MAX_STEPS = 10_000
 
 
 class Episode:
@@ -168,8 +167,13 @@ def _positions(venue: Venue, episode: Episode) -> list[str]:
     """The markets still to reduce, largest maintenance margin first (ties by name)."""
     account = episode.account
     if episode.isolated_market is not None:
-        return [episode.isolated_market] if account.holdings[episode.isolated_market].qty else []
-    names = [n for n, h in account.holdings.items() if h.qty and h.mode is not ISOLATED_MODE]
+        name = episode.isolated_market
+        return [name] if account.holdings[name].qty and _can_liquidate(venue.markets[name]) else []
+    names = [
+        n
+        for n, h in account.holdings.items()
+        if h.qty and h.mode is not ISOLATED_MODE and _can_liquidate(venue.markets[n])
+    ]
 
     def weight(name: str) -> int:
         m = venue.markets[name]
@@ -178,8 +182,18 @@ def _positions(venue: Venue, episode: Episode) -> list[str]:
     return sorted(names, key=lambda n: (-weight(n), n))
 
 
+def _can_liquidate(market: Market) -> bool:
+    """A halted market takes no orders and a stale index freezes the mark: their positions wait."""
+    return market.book.state != "halted" and not market.index_stale
+
+
 def _run(venue: Venue, episode: Episode, ts: int) -> None:
-    for _ in range(MAX_STEPS):
+    """Reduce positions until the account is back above maintenance or has nothing it can reduce.
+
+    Every step closes at least one lot (the loss model closes a whole position), so the loop
+    ends; a step that closes nothing is a broken invariant.
+    """
+    while True:
         names = _positions(venue, episode)
         if not names:
             return
@@ -190,10 +204,12 @@ def _run(venue: Venue, episode: Episode, ts: int) -> None:
         market = venue.markets[name]
         h = episode.account.holdings[name]
         mark = market.mark or 0
+        before = h.qty
         if equity > 0 and _reduce_within_bankruptcy(venue, episode, market, h, equity, mark, ts):
             continue
         _close_with_loss_model(venue, episode, market, h, ts)
-    raise AssertionError(f"liquidation of {episode.account.account_id} did not finish")
+        if h.qty == before:
+            raise AssertionError(f"liquidation of {episode.account.account_id} made no progress in {name}")
 
 
 def _reduce_within_bankruptcy(
@@ -207,7 +223,7 @@ def _reduce_within_bankruptcy(
     other = _maintenance(venue, episode) - market.tiers.maintenance(abs(qty) * mark * k)
     need = lots_to_restore(qty, equity, other, mark, k, market.tiers.maintenance, spec.liquidation_fee_ppb)
     slice_lots = max(1, spec.liquidation_slice_micros // max(1, mark * k))
-    lots = min(need, slice_lots, abs(qty))
+    lots = min(need, slice_lots, abs(qty), market.spec.max_order_lots)
     stage = "full" if lots == abs(qty) else "partial"
     if bankrupt > 0 and _book_close(venue, episode, market, lots, bankrupt, stage, ts):
         return True
@@ -248,7 +264,7 @@ def _book_close(venue: Venue, episode: Episode, market: Market, lots: int, limit
         venue._liquidating = None
     if filled:
         fee = div_ceil(notional * venue.config.clearing.liquidation_fee_ppb, PPB)
-        fee = min(fee, max(0, _equity(venue, episode)))
+        fee = max(0, min(fee, _equity(venue, episode)))
         if fee > 0:
             src_kind, src = _payer(episode)
             venue.ledger.transfer(src_kind, src, SYSTEM, INSURANCE_FUND, fee)
@@ -260,6 +276,7 @@ def _book_close(venue: Venue, episode: Episode, market: Market, lots: int, limit
             qty=market.qty.format(filled),
             price=market.price.format(limit),
             stage=stage,
+            fee=fmt_money(fee),
         )
     return filled
 
@@ -381,7 +398,12 @@ def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Ho
     protection = market.book.protection_limit(SELL if qty > 0 else BUY)
     if protection is not None:
         limit = max(reach, protection) if qty > 0 else min(reach, protection)
-        _book_close(venue, episode, market, abs(qty), limit, "market", ts)
+        left = abs(qty)
+        while left > 0:  # in orders of at most the market's maximum order size
+            filled = _book_close(venue, episode, market, min(left, market.spec.max_order_lots), limit, "market", ts)
+            if filled < min(left, market.spec.max_order_lots):
+                break
+            left = abs(h.qty)
     _cover_deficit(venue, episode, ts)
     if h.qty:
         if venue.config.clearing.loss_model == OFFSHORE:

@@ -177,6 +177,8 @@ class Market:
         "mark",
         "mark_a",
         "mark_b",
+        "mark_before",
+        "mark_cmd",
         "next_funding_ms",
         "next_sample_ms",
         "premium_samples",
@@ -209,6 +211,8 @@ class Market:
         self.premium_samples: list[int] = []  # premium samples (ppb) of the current funding interval
         self.mark_a: int | None = None  # index + average basis, as of the last full recompute
         self.mark_b: int | None = None  # clamped impact mid, as of the last full recompute
+        self.mark_before: int | None = None  # the mark before command ``mark_cmd`` changed it
+        self.mark_cmd = 0
         self.next_sample_ms = 0
         self.next_funding_ms = 0
 
@@ -275,10 +279,11 @@ class Venue:
         # liquidation detection: per market, heaps of conservative trigger prices
         self._dirty: set[str] = set()
         self._versions: dict[str, int] = {}
-        self._last_equity: dict[str, int] = {}
+        self._retrigger: set[str] = set()  # accounts whose trigger must be recomputed (state unchanged)
         self._multi: set[str] = set()
         self._marks_moved = False
         self._calls_due = False  # margin calls are re-evaluated on the next tick after a mark moves or cash changes
+        self._top_rate: dict[str, int] = {name: max(m.tiers.mm_rate) for name, m in self.markets.items()}
         self._watch: dict[str, tuple[list[tuple[int, str, int]], list[tuple[int, str, int]]]] = {
             name: ([], []) for name in self.markets
         }
@@ -339,8 +344,9 @@ class Venue:
             self._reject(rejection.reason, rejection.detail, command)
             return out
         except Exception as exc:
-            self._stop(f"{type(exc).__name__} in {type(command).__name__}: {exc}")
-            raise VenueStopped(self.stopped) from exc
+            why = f"{type(exc).__name__} in {type(command).__name__}: {exc}"
+            self._stop(why)
+            raise VenueStopped(why) from exc
         self.ts = ts
         if not self.clock_started:
             self._start_clock(ts)
@@ -350,8 +356,9 @@ class Venue:
             try:
                 self._liquidation_pass(ts)
             except Exception as exc:
-                self._stop(f"{type(exc).__name__} in the liquidation pass: {exc}")
-                raise VenueStopped(self.stopped) from exc
+                why = f"{type(exc).__name__} in the liquidation pass: {exc}"
+                self._stop(why)
+                raise VenueStopped(why) from exc
         return out
 
     # ================================================================== liquidation detection
@@ -366,7 +373,7 @@ class Venue:
         is stale are skipped: their marks are frozen.
         """
         for _ in range(100_000):
-            self._refresh_triggers(True)
+            self._refresh_triggers()
             self._marks_moved = False
             candidates = self._pop_candidates()
             if not candidates:
@@ -374,11 +381,28 @@ class Venue:
             for account_id in sorted(candidates):
                 account = self.accounts[account_id]
                 if is_below_maintenance(self, account):
-                    liquidate(self, account, ts, self._last_equity.get(account_id))
-                self._dirty.add(account_id)
+                    liquidate(self, account, ts, self.equity_before_command(account))
+                    self._dirty.add(account_id)
+                else:
+                    self._retrigger.add(account_id)
         raise AssertionError("the liquidation cascade did not stop")
 
-    def _refresh_triggers(self, record_equity: bool) -> None:
+    def equity_before_command(self, account: Account) -> int:
+        """The account's cross equity at the marks as they were before the current command.
+
+        The ``trader`` layer measures a liquidation from here: the collateral the account had
+        before the move that put it under. It depends only on state (positions, cash, marks),
+        never on when detection happened to look.
+        """
+        eq = self.ledger.cash(account.account_id)
+        for name, h in account.holdings.items():
+            if h.qty and h.mode is CROSS:
+                m = self.markets[name]
+                mark = m.mark_before if m.mark_cmd == self.cmd else m.mark
+                eq += h.qty * (mark or 0) * m.k - h.cost
+        return eq
+
+    def _refresh_triggers(self) -> None:
         """Recompute the trigger prices of the accounts whose state changed.
 
         The trigger is :func:`onshore.clearing.liquidation.trigger_price`, inlined here: the
@@ -386,21 +410,20 @@ class Venue:
         moved. Push order does not matter: entries are unique tuples, so the heaps pop in
         one order whatever their layout.
         """
-        if not self._dirty:
+        if not self._dirty and not self._retrigger:
             return
-        dirty = self._dirty
+        dirty = self._dirty | self._retrigger
         self._dirty = set()
+        self._retrigger = set()
         markets = self.markets
         versions = self._versions
-        last_equity = self._last_equity
         watch = self._watch
+        top_rate = self._top_rate
         for account_id in dirty:
             account = self.accounts[account_id]
             version = versions.get(account_id, 0) + 1
             versions[account_id] = version
             equity = self.equity(account)
-            if record_equity:
-                last_equity[account_id] = equity
             maintenance = 0
             crosses = 0
             for name, h in account.holdings.items():
@@ -425,11 +448,15 @@ class Venue:
                 else:
                     iso = self.ledger.balance(ISOLATED_KIND, f"{account_id}/{name}")
                     excess = iso + qty * mark * m.k - h.cost - m.tiers.maintenance(abs(qty) * mark * m.k)
+                # The highest (lowest) mark at which a long (short) could be under maintenance if only
+                # this market moved: strictly below (above) the mark while the account is safe, so a
+                # safe account is never popped again at the same mark. A short's maintenance rises
+                # with the price, so its excess falls by up to (1 + the top maintenance rate) per unit.
                 if qty > 0:
-                    trigger = mark - excess // (qty * m.k)
+                    trigger = mark - excess // (qty * m.k) - 1
                     heappush(watch[name][0], (-trigger, account_id, version))
                 else:
-                    trigger = mark + excess // (-qty * m.k)
+                    trigger = mark + (excess * PPB) // (-qty * m.k * (PPB + top_rate[name])) + 1
                     heappush(watch[name][1], (trigger, account_id, version))
         self._compact_watch()
 
@@ -493,7 +520,6 @@ class Venue:
             "assessed": dict(sorted(self.assessed.items())),
             "liquidation_orders": self.liquidation_orders,
             "liquidation_trades": self.liquidation_trades,
-            "last_equity": dict(sorted(self._last_equity.items())),
             "customers": {a: self.customers[a].state() for a in sorted(self.customers)},
             "index_valid_until": dict(sorted(self.index_valid_until.items())),
             "calls_due": self._calls_due,
@@ -511,14 +537,14 @@ class Venue:
         self.assessed = {k: int(v) for k, v in state["assessed"].items()}
         self.liquidation_orders = int(state["liquidation_orders"])
         self.liquidation_trades = int(state["liquidation_trades"])
-        self._last_equity = {k: int(v) for k, v in state["last_equity"].items()}
+
         self.customers = {a: Customer.from_state(v) for a, v in state["customers"].items()}
         self.index_valid_until = {k: int(v) for k, v in state["index_valid_until"].items()}
         self._calls_due = bool(state["calls_due"])
         self.disclosures = DisclosureRegistry.from_snapshot(state["disclosures"], self.config.clearing.loss_model)
         # triggers are derived state: rebuild them from the restored positions
-        self._dirty.update(a for a, acct in self.accounts.items() if any(h.qty for h in acct.holdings.values()))
-        self._refresh_triggers(False)
+        self._retrigger.update(a for a, acct in self.accounts.items() if any(h.qty for h in acct.holdings.values()))
+        self._refresh_triggers()
 
     def snapshot(self) -> bytes:
         """The whole state as canonical JSON bytes (see :mod:`onshore.venue.snapshot`)."""
@@ -1552,6 +1578,9 @@ class Venue:
         """Adopt a new mark price: emit it and move the book's price band with it."""
         if ticks is None or ticks == market.mark:
             return
+        if market.mark_cmd != self.cmd:
+            market.mark_before = market.mark
+            market.mark_cmd = self.cmd
         market.mark = ticks
         market.book.set_reference(ticks)
         self._marks_moved = True
@@ -1561,7 +1590,7 @@ class Venue:
             for account_id in self._multi:
                 h = self.accounts[account_id].holdings.get(name)
                 if h is not None and h.qty:
-                    self._dirty.add(account_id)
+                    self._retrigger.add(account_id)
         self.seq += 1
         self._out.append(
             _MarkPrice(seq=self.seq, ts=ts, cmd=self.cmd, market=market.spec.name, price=market.price.format(ticks))
