@@ -207,7 +207,6 @@ def _dave_isolated(bid: str | None) -> Run:
     return r
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an isolated position's deficit is taken from the account's cross cash")
 def test_an_isolated_deficit_is_not_paid_from_the_accounts_cash() -> None:
     """At 64,000 dave's isolated equity is 30 (< 64); the only bids are at 63,000, beyond his bankruptcy 63,700.
 
@@ -224,7 +223,6 @@ def test_an_isolated_deficit_is_not_paid_from_the_accounts_cash() -> None:
     assert ("member_capital", usd("70"), "fcm-1") in absorbed(events)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: isolated full liquidation skips the fee and overstates the trader line")
 def test_an_isolated_full_liquidation_pays_its_fee_from_the_margin_left() -> None:
     """At 64,000 dave's isolated equity is 30; all 10 lots sell at 63,990 (within bankruptcy 63,700).
 
@@ -241,7 +239,6 @@ def test_an_isolated_full_liquidation_pays_its_fee_from_the_margin_left() -> Non
     assert absorbed(events) == [("trader", usd("30"), "dave")]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a gapped isolated position records no trader loss")
 def test_a_gapped_isolated_position_records_its_margin_as_the_trader_loss() -> None:
     """Gapped from 65,000 to 63,000 on an empty book, dave's isolated equity is 130 − 200 = −70.
 

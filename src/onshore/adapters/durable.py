@@ -218,7 +218,9 @@ def run_journal(
                     "(it keeps its own) or start a new journal"
                 )
             started = time.perf_counter()
-            recovered = recover(journal, collect_keys=True)
+            recovered = recover(
+                journal, collect_keys=True, parallel=functools.partial(SQLiteJournal, journal_path, readonly=True)
+            )
             for note in recovered.notes:
                 say(note)
             if recovered.last_seq:

@@ -83,8 +83,8 @@ class Journal(Protocol):
         """Store batches of entries and snapshots in one transaction, durable when this returns."""
         ...
 
-    def scan(self, first_seq: int = 1) -> Iterator[EntryRow]:
-        """Every entry from ``first_seq`` on, in sequence order. Runtime complexity: O(n) streamed."""
+    def scan(self, first_seq: int = 1, last_seq: int | None = None) -> Iterator[EntryRow]:
+        """The entries from ``first_seq`` (to ``last_seq``), in sequence order. Runtime complexity: O(n) streamed."""
         ...
 
     def find(self, needle: bytes) -> Iterator[EntryRow]:

@@ -18,11 +18,16 @@ deterministic and the journal holds every command it applied, in order.
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 import json
+import multiprocessing
+import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from onshore.config.load import build_config, default_toml, merge
 from onshore.core.commands import Command
@@ -30,7 +35,8 @@ from onshore.core.events import Event
 from onshore.core.hashing import canonical_json
 from onshore.core.spec import VenueConfig
 from onshore.journal.base import ChainBroken, Journal, JournalError, SnapshotRecord
-from onshore.journal.chain import ChainCheck
+from onshore.journal.chain import ChainCheck, check_range
+from onshore.journal.commit import write_all
 from onshore.journal.format import FORMAT, Key, UnparsedLine, decode_entry, genesis_hash, snapshot_hash
 from onshore.venue import Venue
 from onshore.venue.errors import VenueStopped
@@ -135,16 +141,94 @@ class _SnapshotUnusable(Exception):
     pass
 
 
+class _CheckAgain(Exception):
+    """The parallel check of the entries before the snapshot failed: check them one by one to say where."""
+
+
+class _PrefixCheck:
+    """Check entries 1 … ``last`` in forked processes and this one, while this one restores and replays the tail.
+
+    The forked processes take the first ranges (with their own connections), this process
+    the last range once it has replayed the tail (:meth:`join`); each range is checked on
+    its own (:func:`check_range`) and the ranges must then link: the first to ``genesis``,
+    each to the one before, the last to ``end_hash`` (the chain hash the snapshot recorded).
+    """
+
+    def __init__(
+        self,
+        journal: Journal,
+        open_journal: Callable[[], Journal],
+        genesis: bytes,
+        last: int,
+        end_hash: bytes,
+        workers: int,
+    ) -> None:
+        self.journal = journal
+        self.genesis = genesis
+        self.end_hash = end_hash
+        # this process restores the snapshot first, so it takes a smaller share
+        shares = [1.0] * (workers - 1) + [0.7]
+        total = sum(shares)
+        bounds = [1] + [1 + round(last * sum(shares[: i + 1]) / total) for i in range(workers - 1)] + [last + 1]
+        self.ranges = [(lo, hi - 1) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+        context = multiprocessing.get_context("fork")
+        self._jobs: list[tuple[multiprocessing.process.BaseProcess, int]] = []
+        for lo, hi in self.ranges[:-1]:
+            read_end, write_end = os.pipe()
+            job = context.Process(target=_check_range_main, args=(open_journal, lo, hi, write_end), daemon=True)
+            job.start()
+            os.close(write_end)
+            self._jobs.append((job, read_end))
+
+    def join(self) -> bool:
+        """Check the last range here, wait for the others; True when all hold and link from genesis to the end."""
+        lo, hi = self.ranges[-1]
+        own = check_range(self.journal.scan(lo, hi), lo, hi)
+        results = []
+        for job, read_end in self._jobs:
+            with os.fdopen(read_end, "rb") as f:
+                data = f.read()
+            job.join()
+            results.append(_range_result.decode(data) if data and job.exitcode == 0 else (False, b"", b""))
+        results.append(own)
+        prev = self.genesis
+        for ok, first_prev, last_hash in results:
+            if not ok or first_prev != prev:
+                return False
+            prev = last_hash
+        return prev == self.end_hash
+
+
+_range_result = msgspec.msgpack.Decoder(tuple[bool, bytes, bytes])
+
+
+def _check_range_main(open_journal: Callable[[], Journal], first: int, last: int, out: int) -> None:
+    try:
+        journal = open_journal()
+        result = check_range(journal.scan(first, last), first, last)
+        journal.close()
+        write_all(out, msgspec.msgpack.encode(result))
+    except BaseException:
+        os._exit(1)
+    os._exit(0)
+
+
 def recover(
     journal: Journal,
     *,
     use_snapshots: bool = True,
     discard_torn_tail: bool = True,
     collect_keys: bool = False,
+    parallel: Callable[[], Journal] | None = None,
+    workers: int = 2,
 ) -> Recovered:
     """Rebuild the Venue from ``journal``: latest valid snapshot + replay of the entries after it.
 
     ``collect_keys`` also gathers every entry's idempotency key (for ``onshore run``).
+    ``parallel`` opens another connection to the same journal: then the entries before the
+    snapshot are checked by ``workers`` forked processes while this one restores the
+    snapshot and replays the rest (if they find anything wrong, the check is done again
+    one entry at a time, to name the first bad one).
     Raises :class:`ChainBroken` when the chain is broken before its tail (or, with
     ``discard_torn_tail=False``, anywhere) and :class:`JournalError` when replay does not
     reproduce the journal. Runtime complexity: O(entries) to check the chain plus the
@@ -157,11 +241,21 @@ def recover(
         candidates.extend(journal.snapshots())
     candidates.append(None)
     for snap in candidates:
+        prefix = None
+        if snap is not None and parallel is not None and hasattr(os, "fork"):
+            prefix = _PrefixCheck(journal, parallel, genesis, snap.seq, snap.entry_hash, max(1, workers))
         venue = _start(journal, config, snap, notes)
         if venue is None:
+            if prefix is not None:
+                prefix.join()
             continue
         try:
-            return _replay(journal, config, genesis, venue, snap, notes, discard_torn_tail, collect_keys)
+            try:
+                return _replay(journal, config, genesis, venue, snap, notes, discard_torn_tail, collect_keys, prefix)
+            except _CheckAgain:
+                venue = _start(journal, config, snap, [])
+                assert venue is not None
+                return _replay(journal, config, genesis, venue, snap, notes, discard_torn_tail, collect_keys, None)
         except _SnapshotUnusable as why:
             notes.append(str(why))
     raise AssertionError("unreachable: recovery without a snapshot always returns or raises")
@@ -196,37 +290,52 @@ def _replay(
     notes: list[str],
     discard_torn_tail: bool,
     collect_keys: bool,
+    prefix: _PrefixCheck | None,
 ) -> Recovered:
     start = snap.seq if snap is not None else 0
-    check = ChainCheck(genesis, remember=(start,) if start else ())
+    if prefix is not None:
+        assert snap is not None
+        check = ChainCheck(snap.entry_hash, first_seq=start + 1)
+        rows = journal.scan(start + 1)
+    else:
+        check = ChainCheck(genesis, remember=(start,) if start else ())
+        rows = journal.scan()
     keys: set[Key] = set()
     add_key = keys.add
     replayed = 0
     last_entry: bytes | None = None
     apply, reject_line = venue.apply, venue.reject_line
-    for seq, key, entry, _prev, _hash in check.entries(journal.scan()):
-        if collect_keys:
-            add_key(key)
-        if seq <= start:
-            continue
-        if seq == start + 1 and snap is not None and check.hashes.get(start) != snap.entry_hash:
+    try:
+        for seq, key, entry, _prev, _hash in check.entries(rows):
+            if collect_keys:
+                add_key(key)
+            if seq <= start:
+                continue
+            if seq == start + 1 and snap is not None and prefix is None and check.hashes.get(start) != snap.entry_hash:
+                raise _SnapshotUnusable(f"journal: snapshot at seq {start} is not bound to this chain: not used")
+            _, _, command, _ = decode_entry(entry)
+            try:
+                if type(command) is UnparsedLine:
+                    reject_line(command.reason, command.detail, command.line)
+                else:
+                    apply(command)  # type: ignore[arg-type]
+            except VenueStopped as exc:
+                raise JournalError(f"replaying entry {seq} stopped the venue: {exc}") from exc
+            if venue.cmd != seq:
+                raise JournalError(
+                    f"replaying entry {seq} numbered it {venue.cmd}: the journal does not match this build"
+                )
+            replayed += 1
+            last_entry = entry
+    finally:
+        prefix_ok = prefix.join() if prefix is not None else True
+    if not prefix_ok:
+        raise _CheckAgain()
+    if prefix is None and snap is not None:
+        if check.last_seq < start:
+            raise _SnapshotUnusable(f"journal: snapshot at seq {start} lies beyond the valid journal: not used")
+        if start and check.hashes.get(start) != snap.entry_hash:
             raise _SnapshotUnusable(f"journal: snapshot at seq {start} is not bound to this chain: not used")
-        _, _, command, _ = decode_entry(entry)
-        try:
-            if type(command) is UnparsedLine:
-                reject_line(command.reason, command.detail, command.line)
-            else:
-                apply(command)  # type: ignore[arg-type]
-        except VenueStopped as exc:
-            raise JournalError(f"replaying entry {seq} stopped the venue: {exc}") from exc
-        if venue.cmd != seq:
-            raise JournalError(f"replaying entry {seq} numbered it {venue.cmd}: the journal does not match this build")
-        replayed += 1
-        last_entry = entry
-    if snap is not None and check.last_seq < start:
-        raise _SnapshotUnusable(f"journal: snapshot at seq {start} lies beyond the valid journal: not used")
-    if snap is not None and start and check.hashes.get(start) != snap.entry_hash:
-        raise _SnapshotUnusable(f"journal: snapshot at seq {start} is not bound to this chain: not used")
     if not check.ok:
         assert check.first_bad is not None and check.problem is not None
         if not (check.torn_tail and discard_torn_tail):
@@ -238,6 +347,8 @@ def _replay(
         )
     if last_entry is not None:
         _check_last_events(venue, last_entry)
+    if collect_keys and prefix is not None:
+        keys.update(journal.keys())
     return Recovered(
         venue=venue,
         config=config,

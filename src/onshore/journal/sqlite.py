@@ -155,8 +155,9 @@ class SQLiteJournal:
         return _Transaction(self._con)
 
     # ------------------------------------------------------------------ reading
-    def scan(self, first_seq: int = 1) -> Iterator[EntryRow]:
-        cursor = self._con.execute(_SELECT_ENTRIES + " WHERE seq >= ? ORDER BY seq", (first_seq,))
+    def scan(self, first_seq: int = 1, last_seq: int | None = None) -> Iterator[EntryRow]:
+        last = last_seq if last_seq is not None else 1 << 62
+        cursor = self._con.execute(_SELECT_ENTRIES + " WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last))
         cursor.arraysize = 4096
         while rows := cursor.fetchmany():
             yield from rows

@@ -123,11 +123,25 @@ def liquidate(venue: Venue, account: Account, ts: int, reference_equity: int | N
         m = venue.markets[name]
         if isolated_equity(venue, account, name) < m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k):
             start = isolated_equity(venue, account, name)
+            if start <= 0:  # a gap: measure from the marks before the command, as for cross margin
+                before = m.mark_before if m.mark_cmd == venue.cmd else m.mark
+                start = (
+                    venue.ledger.balance(ISOLATED, isolated_key(account, name))
+                    + h.qty * (before or 0) * m.k
+                    - h.cost
+                )
             episode = Episode(account, max(start, 0), name)
             _cancel_orders(venue, account, [m], ts)
-            _run(venue, episode, ts)
+            venue._iso_liquidation = isolated_key(account, name)
+            try:
+                _run(venue, episode, ts)
+            finally:
+                venue._iso_liquidation = None
+            end = isolated_equity(venue, account, name) if account.holdings[name].qty else venue.ledger.balance(
+                ISOLATED, isolated_key(account, name)
+            )
+            _attribute_trader(venue, episode, end, ts)
             _finish_isolated(venue, account, name)
-            _attribute_trader(venue, episode, isolated_equity(venue, account, name), ts)
     if not any(h.qty and h.mode is not ISOLATED_MODE for h in account.holdings.values()):
         return
     equity = cross_equity(venue, account)
@@ -297,11 +311,15 @@ def _transfer_position(
         h = account.holdings.get(name)
         if h is None:
             h = account.holdings[name] = venue._new_holding(account, market)
+        kind, key = CASH, account.account_id
         if h.mode is ISOLATED_MODE:
-            venue._move_isolated_margin(venue.ledger, market, account.account_id, h, h.qty, signed, price)
+            if isolated_key(account, name) == venue._iso_liquidation:
+                kind, key = ISOLATED, isolated_key(account, name)  # stays in the position's margin
+            else:
+                venue._move_isolated_margin(venue.ledger, market, account.account_id, h, h.qty, signed, price)
         realized = h.apply_fill(signed, price, market.k)
         if realized:
-            venue.ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, account.account_id, realized)
+            venue.ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, kind, key, realized)
         venue._dirty.add(account.account_id)
     venue.liquidation_trades += 1
     venue._emit(

@@ -276,6 +276,7 @@ class Venue:
         self.liquidation_orders = 0
         self.liquidation_trades = 0
         self._liquidating: str | None = None
+        self._iso_liquidation: str | None = None  # "account/market" of an isolated position being liquidated
         # liquidation detection: per market, heaps of conservative trigger prices
         self._dirty: set[str] = set()
         self._versions: dict[str, int] = {}
@@ -1322,11 +1323,18 @@ class Venue:
         """Book one side of a fill: isolated margin, realized PnL and the fee, all through the ledger."""
         ledger = self.ledger
         acct = account.account_id
+        kind, key = CASH, acct
         if h.mode is ISOLATED:
-            self._move_isolated_margin(ledger, market, acct, h, h.qty, signed_qty, price)
+            iso_key = f"{acct}/{market.spec.name}"
+            if iso_key == self._iso_liquidation:
+                # an isolated position under liquidation keeps its margin and its PnL in the
+                # isolated account until the episode ends (onshore.venue.liquidation)
+                kind, key = ISOLATED_KIND, iso_key
+            else:
+                self._move_isolated_margin(ledger, market, acct, h, h.qty, signed_qty, price)
         realized = h.apply_fill(signed_qty, price, market.k)
         if realized:
-            ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, CASH, acct, realized)
+            ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, kind, key, realized)
         if fee:
             ledger.transfer(CASH, acct, SYSTEM, FEE_INCOME, fee)
         self._dirty.add(acct)
