@@ -227,6 +227,20 @@ class Liquidation(Event, frozen=True, tag="liquidation"):
     fee: str = "0"  # the liquidation fee this step paid into the insurance fund
 
 
+LOSS_LAYERS: tuple[str, ...] = (
+    "trader",
+    "insurance_fund",
+    "adl",
+    "member_capital",
+    "member_default_fund",
+    "clearing_house_capital",
+    "mutualised_default_fund",
+    "assessments",
+    "vm_haircut",
+)
+"""The layers a loss can be absorbed by (``loss_absorbed.layer``), in the protocol's order."""
+
+
 class LossAbsorbed(Event, frozen=True, tag="loss_absorbed"):
     layer: str
     amount: str

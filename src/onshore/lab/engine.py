@@ -29,21 +29,12 @@ from onshore.clearing.liquidation import (
     take_in_order,
 )
 from onshore.clearing.margin import Tiers
+from onshore.core.events import LOSS_LAYERS
 from onshore.core.spec import MarketSpec
 from onshore.core.units import PPB, div_ceil, div_floor
 from onshore.lab.population import LIQUIDITY, SEGMENTS, Population
 
-LAYERS = (
-    "trader",
-    "insurance_fund",
-    "adl",
-    "member_capital",
-    "member_default_fund",
-    "clearing_house_capital",
-    "mutualised_default_fund",
-    "assessments",
-    "vm_haircut",
-)
+LAYERS = LOSS_LAYERS
 _E9 = 10**9
 
 

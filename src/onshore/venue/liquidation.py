@@ -126,9 +126,7 @@ def liquidate(venue: Venue, account: Account, ts: int, reference_equity: int | N
             if start <= 0:  # a gap: measure from the marks before the command, as for cross margin
                 before = m.mark_before if m.mark_cmd == venue.cmd else m.mark
                 start = (
-                    venue.ledger.balance(ISOLATED, isolated_key(account, name))
-                    + h.qty * (before or 0) * m.k
-                    - h.cost
+                    venue.ledger.balance(ISOLATED, isolated_key(account, name)) + h.qty * (before or 0) * m.k - h.cost
                 )
             episode = Episode(account, max(start, 0), name)
             _cancel_orders(venue, account, [m], ts)
@@ -137,8 +135,10 @@ def liquidate(venue: Venue, account: Account, ts: int, reference_equity: int | N
                 _run(venue, episode, ts)
             finally:
                 venue._iso_liquidation = None
-            end = isolated_equity(venue, account, name) if account.holdings[name].qty else venue.ledger.balance(
-                ISOLATED, isolated_key(account, name)
+            end = (
+                isolated_equity(venue, account, name)
+                if account.holdings[name].qty
+                else venue.ledger.balance(ISOLATED, isolated_key(account, name))
             )
             _attribute_trader(venue, episode, end, ts)
             _finish_isolated(venue, account, name)

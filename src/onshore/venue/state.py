@@ -20,24 +20,13 @@ from onshore.clearing.ledger import (
     MEMBER_DEFAULT_FUND,
     SYSTEM,
 )
+from onshore.core.events import LOSS_LAYERS
 from onshore.core.hashing import state_hash
 from onshore.core.units import format_scaled
 from onshore.venue.codec import LEVERAGE, fmt_money, fmt_rate
 
 if TYPE_CHECKING:
     from onshore.venue.venue import Market, Venue
-
-LOSS_LAYERS = (
-    "trader",
-    "insurance_fund",
-    "adl",
-    "member_capital",
-    "member_default_fund",
-    "clearing_house_capital",
-    "mutualised_default_fund",
-    "assessments",
-    "vm_haircut",
-)
 
 
 def _entry_price(market: Market, qty: int, cost: int) -> str:
