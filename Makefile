@@ -12,7 +12,7 @@ COMPILED_MODULES := onshore/book/records.py onshore/book/events.py onshore/book/
 COMPILED_SRC := $(addprefix src/,$(COMPILED_MODULES))
 COMPILED := src/.compiled
 
-.PHONY: run test setup build lint types contracts unit bench clean
+.PHONY: run test test-slow setup build lint types contracts unit bench clean
 
 run: $(COMPILED)
 	$(BIN)/onshore stress --out out/study
@@ -49,7 +49,11 @@ contracts: $(INSTALLED)
 	$(BIN)/lint-imports
 
 unit: $(COMPILED)
-	$(BIN)/pytest -n 2 -p no:cacheprovider
+	$(BIN)/pytest -n 2 -p no:cacheprovider -m "not slow"
+
+# The long variants (more SIGKILLs, longer random streams): not part of make test's ten minutes.
+test-slow: $(COMPILED)
+	$(BIN)/pytest -n 2 -p no:cacheprovider -m slow
 
 bench: $(COMPILED)
 	$(BIN)/python bench/book.py

@@ -158,7 +158,7 @@ def order_history(journal: Journal, order: str, *, account: str | None = None) -
     it). Runtime complexity: one filtered pass over the journal per order found.
     """
     targets: list[tuple[int | None, str | None, str | None]] = []  # (order_id, account, client_order_id)
-    if order.isdigit():
+    if order.removeprefix("-").isdigit():  # liquidation orders have negative ids
         oid = int(order)
         for row in journal.find(b'_id":%d' % oid):
             _, events = _entry_record(row)

@@ -200,8 +200,13 @@ def run_journal(
     making everything before it durable).
     """
     say = log if log is not None else _stderr
+    stream = sys.stdin.buffer if str(commands) == "-" else commands.open("rb")  # a missing file: before any change
     lock = JournalLock(journal_path)
-    lock.acquire()
+    try:
+        lock.acquire()
+    except BaseException:
+        stream.close()
+        raise
     try:
         journal = SQLiteJournal(journal_path)
         try:
@@ -241,9 +246,7 @@ def run_journal(
         durable = DurableVenue(recovered.venue, committer, batch=batch, snapshot_every=snapshot_every)
         skipped = 0
         try:
-            stream = sys.stdin.buffer if str(commands) == "-" else commands.open("rb")
-            with stream:
-                skipped = _apply_lines(durable, input_lines(stream), recovered.keys)
+            skipped = _apply_lines(durable, input_lines(stream), recovered.keys)
         except VenueStopped:
             durable.close()
             raise
@@ -257,6 +260,7 @@ def run_journal(
             say(f"journal: skipped {skipped} input lines already in the journal (by idempotency key)")
         return last
     finally:
+        stream.close()
         lock.release()
 
 

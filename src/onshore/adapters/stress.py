@@ -7,7 +7,7 @@ import os
 import tomllib
 from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,10 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from onshore.config.load import load_config
-from onshore.lab.engine import LAYERS
-from onshore.lab.population import PopulationSpec
-from onshore.lab.report import write_html, write_tables
-from onshore.lab.study import RunSpec, RunSummary, leverage, money, run_all
+from onshore.core.events import LOSS_LAYERS
+
+if TYPE_CHECKING:  # the lab (numpy, numba, plotly) loads only when a study runs
+    from onshore.lab.population import PopulationSpec
+    from onshore.lab.study import RunSummary
 
 DEFAULT_CAPS = (2, 5, 10, 20, 50, 100)
 LOSS_MODELS = ("us_clearing", "offshore")
@@ -33,6 +34,8 @@ def data_dir() -> Path:
 
 
 def _population(path: Path | None) -> PopulationSpec:
+    from onshore.lab.population import PopulationSpec
+
     if path is None:
         return PopulationSpec(accounts=1_000)
     raw = tomllib.loads(path.read_text("utf-8")) if path.suffix == ".toml" else json.loads(path.read_text("utf-8"))
@@ -109,6 +112,9 @@ def stress(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON summary to stdout")] = False,
 ) -> None:
     """Run a stress study: scenarios × loss models × leverage caps; report who pays."""
+    from onshore.lab.report import write_html, write_tables
+    from onshore.lab.study import RunSpec, leverage, run_all
+
     console = Console(stderr=as_json, width=None if Console().is_terminal else 160)
     config_text = config.read_text("utf-8") if config is not None else None
     venue_config = load_config(config_text)
@@ -199,4 +205,4 @@ def _backtest(config: Any) -> dict[str, Any] | None:
     return result
 
 
-__all__ = ["LAYERS", "money", "stress"]
+__all__ = ["LOSS_LAYERS", "stress"]

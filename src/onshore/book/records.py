@@ -104,8 +104,8 @@ class Level:
     """One price level: orders in time priority, their count and total open quantity.
 
     Cancelled orders stay in ``orders`` with ``open_qty == 0`` until they reach the
-    front (lazy removal, O(1) cancel) or until they outnumber the live ones and the
-    book compacts the level; ``count`` and ``total`` count live orders only.
+    front (lazy removal, O(1) cancel) or until they far outnumber the live ones and
+    the book compacts the level; ``count`` and ``total`` count live orders only.
     """
 
     __slots__ = ("count", "orders", "total")

@@ -1,0 +1,159 @@
+"""Benchmark: the Venue made durable (journal + group commit) beside the in-memory Venue, and recovery.
+
+The standard workload (seed 42, 1,000,000 events of ../shared/bench) becomes commands as
+in bench/venue.py (``setup_commands``/``stream_commands``), and runs three ways in one
+process:
+
+1. in memory: ``Venue.apply`` on every command (the baseline);
+2. durable: the same commands through ``DurableVenue`` into a fresh SQLite journal (WAL,
+   ``synchronous=FULL``), group commit of ``--batch`` commands per transaction, a snapshot
+   every ``--snapshot-every`` commands, acknowledgments written (to /dev/null) only after
+   each commit; timed until the last command is durable;
+3. recovery from that journal: with its latest snapshot (then replay of the tail), as
+   ``onshore run`` does it (the entries before the snapshot checked by a forked process and
+   this one), the same in one process, and by full replay from the first entry. All of
+   them check the whole hash chain.
+
+Wall-clock seconds (the disk's syncs are part of the cost). Every run must reach the
+in-memory run's state hash, or the benchmark exits non-zero.
+
+    python bench/journal.py [--n 1000000] [--batch 4096] [--snapshot-every 100000] [--writer process]
+
+Ends with one JSON line. A benchmark, not a test: it never fails because the machine is slow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _workload import load, peak_rss_mb
+from onshore.adapters.durable import DurableVenue, open_committer
+from onshore.config.load import load_config
+from onshore.core import commands as c
+from onshore.journal import SQLiteJournal, recover
+from onshore.journal.format import genesis_hash
+from onshore.journal.recovery import effective_config, new_meta, snapshots_supported
+from onshore.venue import Venue
+from venue import setup_commands, stream_commands
+
+CONFIG = '[markets.BTC-PERP]\nmax_order_qty = "100000"\n'
+
+
+def run_memory(cmds: list[c.Command]) -> tuple[float, str, float]:
+    venue = Venue(load_config(CONFIG))
+    apply = venue.apply
+    gc.collect()
+    cpu0 = time.process_time()
+    t0 = time.perf_counter()
+    for cmd in cmds:
+        apply(cmd)
+    elapsed = time.perf_counter() - t0
+    return elapsed, venue.state_hash(), time.process_time() - cpu0
+
+
+def run_durable(
+    cmds: list[c.Command], path: Path, batch: int, snapshot_every: int, writer: str
+) -> tuple[float, str, float, float]:
+    config_json = effective_config(CONFIG)
+    journal = SQLiteJournal(path)
+    journal.initialize(new_meta(config_json))
+    journal.close()
+    venue = Venue(load_config(CONFIG))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    gc.collect()
+    cpu0, child0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    committer = open_committer(path, venue.config, 0, genesis_hash(config_json), devnull, writer)
+    durable = DurableVenue(venue, committer, batch=batch, snapshot_every=snapshot_every)
+    durable.apply_all(enumerate(cmds, start=1))
+    last = durable.close()
+    elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    writer_cpu = child1.ru_utime + child1.ru_stime - child0.ru_utime - child0.ru_stime
+    os.close(devnull)
+    if last != len(cmds):
+        sys.exit(f"only {last} of {len(cmds)} commands are durable")
+    return elapsed, venue.state_hash(), cpu, writer_cpu
+
+
+def run_recovery(path: Path, *, use_snapshots: bool, parallel: bool) -> tuple[float, str, int | None]:
+    gc.collect()
+    t0 = time.perf_counter()
+    journal = SQLiteJournal(path, readonly=True)
+    again = functools.partial(SQLiteJournal, path, readonly=True) if parallel else None
+    recovered = recover(journal, use_snapshots=use_snapshots, parallel=again)
+    elapsed = time.perf_counter() - t0
+    journal.close()
+    return elapsed, recovered.venue.state_hash(), recovered.snapshot_seq
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--batch", type=int, default=4096, help="commands per durable transaction at most")
+    ap.add_argument("--snapshot-every", type=int, default=100_000)
+    ap.add_argument("--writer", choices=("process", "inline"), default="process")
+    ap.add_argument("--dir", type=Path, default=None, help="where to put the journal (default: a temporary directory)")
+    args = ap.parse_args()
+    w = load(args.n, args.seed)
+    setup = setup_commands()
+    cmds = setup + stream_commands(w, len(setup) + 1)
+    n = len(cmds)
+
+    mem_s, mem_hash, mem_cpu = run_memory(cmds)
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        path = Path(tmp) / "journal.db"
+        dur_s, dur_hash, dur_cpu, writer_cpu = run_durable(cmds, path, args.batch, args.snapshot_every, args.writer)
+        size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+        snap_s, snap_hash, snap_seq = run_recovery(path, use_snapshots=True, parallel=True)
+        seq_s, seq_hash, _ = run_recovery(path, use_snapshots=True, parallel=False)
+        full_s, full_hash, _ = run_recovery(path, use_snapshots=False, parallel=False)
+
+    results: dict[str, Any] = {
+        "durable_commands_per_s": round(n / dur_s),
+        "memory_commands_per_s": round(n / mem_s),
+        "recovery_s_with_snapshot": round(snap_s, 3),
+        "recovery_s_full_replay": round(full_s, 3),
+    }
+    print(f"{'run':<44}{'per s':>12}{'seconds':>10}{'CPU s':>16}")
+    print(f"{'in-memory Venue (baseline)':<44}{n / mem_s:>12,.0f}{mem_s:>10.3f}{mem_cpu:>16.3f}")
+    name = f"durable, {args.writer} writer, batch {args.batch}"
+    cpu = f"{dur_cpu:.3f} + {writer_cpu:.3f}"
+    print(f"{name:<44}{n / dur_s:>12,.0f}{dur_s:>10.3f}{cpu:>16}")
+    print(f"{'durable / in-memory':<44}{dur_s and mem_s / dur_s:>12.3f}")
+    how = f"snapshot at {snap_seq:,} + tail" if snap_seq is not None else "no usable snapshot: full replay"
+    print(f"{f'recovery ({how})':<44}{'':>12}{snap_s:>10.3f}")
+    print(f"{'  the same, checking the chain in one process':<44}{'':>12}{seq_s:>10.3f}")
+    print(f"{'recovery (full replay, snapshots ignored)':<44}{'':>12}{full_s:>10.3f}")
+    print(
+        f"{n:,} commands; journal {size_mb:,.0f} MB; snapshots supported by the Venue: {snapshots_supported()}; "
+        f"peak RSS {peak_rss_mb()} MB"
+    )
+    hashes = {
+        "memory": mem_hash,
+        "durable": dur_hash,
+        "snapshot": snap_hash,
+        "one process": seq_hash,
+        "full": full_hash,
+    }
+    if len(set(hashes.values())) != 1:
+        print(json.dumps(results))
+        sys.exit(f"state hashes differ: {hashes}")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
