@@ -1527,6 +1527,14 @@ class Venue:
                 market.index_stale = True
             return
         price = result.price_ticks
+        converted = [(m, convert_price_ticks(price, spec.price_grid, m.spec.price_grid, "half_even")) for m in markets]
+        for m, ticks in converted:
+            if ticks <= 0:
+                raise Rejection(
+                    Reject.NON_POSITIVE,
+                    f"the index {spec.price_grid.format(price)} is below one tick of {m.spec.name} "
+                    f"({m.spec.tick_size})",
+                )
         self.index_prices[spec.name] = price
         self.index_valid_until[spec.name] = cmd.ts + spec.hold_ms
         self._emit(
@@ -1536,8 +1544,8 @@ class Venue:
             price=spec.price_grid.format(price),
             sources_used=sorted(result.sources_used),
         )
-        for market in markets:
-            market.index_ticks = convert_price_ticks(price, spec.price_grid, market.spec.price_grid, "half_even")
+        for market, ticks in converted:
+            market.index_ticks = ticks
             market.index_stale = False
             self._refresh_mark(market, cmd.ts, full=True)
 
