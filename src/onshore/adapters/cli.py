@@ -299,6 +299,28 @@ app.command("stress")(stress)
 app.add_typer(report_app, name="report")
 
 
+@report_app.command("segregation")
+def report_segregation(
+    commands: Annotated[
+        Path | None, typer.Option("--commands", help="a JSON Lines command file to replay in memory ('-': stdin)")
+    ] = None,
+    journal: Annotated[Path | None, typer.Option("--journal", help="a journal (SQLite file) to replay")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="partial TOML merged over the built-in configuration (--commands)")
+    ] = None,
+    date: Annotated[
+        str | None, typer.Option("--date", help="as of the close of this UTC date, YYYY-MM-DD (default: the end)")
+    ] = None,
+    daily: Annotated[bool, typer.Option("--daily", help="one statement per UTC date that has commands")] = False,
+    format: Annotated[str, typer.Option("--format", help="json (JSON Lines) or csv")] = "json",
+    out: Annotated[Path | None, typer.Option("--out", help="write here (default: standard output)")] = None,
+) -> None:
+    """Per member: customer funds in segregation, what is owed to customers, the excess or deficit (17 CFR 1.32)."""
+    from onshore.adapters.segregation import run_report
+
+    run_report(commands, journal, config, date, daily, format, out)
+
+
 def main() -> None:
     """Entry point of the ``onshore`` command."""
     app()
