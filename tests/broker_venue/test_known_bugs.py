@@ -14,7 +14,6 @@ from onshore.core import commands as c
 from .driver import BTC, CAROL_ECP, ETH, HOUR, SECOND, T0, market_session, of_type
 
 
-@pytest.mark.xfail(strict=True, reason="amend_order does not check the account's permitted markets")
 def test_an_order_in_a_market_no_longer_permitted_cannot_be_grown() -> None:
     """Carol rests 5 lots in BTC-PERP; her member then limits her to ETH-PERP.
 
@@ -45,7 +44,6 @@ def test_a_yearly_review_keeps_the_limits_the_member_set() -> None:
     assert (customer.max_leverage, customer.markets) == (500, [BTC])
 
 
-@pytest.mark.xfail(strict=True, reason="funding paid in a tick does not make margin calls due in that tick")
 def test_funding_that_takes_an_account_below_the_warning_level_calls_it_in_the_same_tick() -> None:
     """Carol is $0.66 above the warning level when the 01:00 funding takes $1.58725 from her.
 

@@ -1433,6 +1433,16 @@ class Venue:
         new_open = new_qty - (live.qty - live.open_qty)
         grows = new_price != record.price or new_qty > live.qty
         customer = self.customers[account.account_id]
+        if (
+            grows
+            and not record.reduce_only
+            and customer.markets is not None
+            and market.spec.name not in customer.markets
+        ):
+            raise Rejection(
+                Reject.MARKET_NOT_PERMITTED,
+                f"{market.spec.name} is not permitted to this {account.segment} account: orders may only shrink",
+            )
         if customer.onboarded:  # a smaller order at the same price never opens anything
             self._check_gates(customer, record.reduce_only or not grows, cmd.ts)
         h = record.holding
@@ -1622,6 +1632,8 @@ class Venue:
             return
         now = cmd.ts
         self._run_due(now)
+        if self._dirty:  # funding paid in this tick moved cash: look again now
+            self._calls_due = True
         if self._calls_due:
             self._calls_due = False
             self._margin_calls(now)
