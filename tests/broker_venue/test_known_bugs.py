@@ -28,13 +28,11 @@ def test_an_order_in_a_market_no_longer_permitted_cannot_be_grown() -> None:
     run.apply(amend, reject="market_not_permitted")
 
 
-@pytest.mark.xfail(strict=True, reason="review_customer replaces per-customer limits with the segment's")
 def test_a_yearly_review_keeps_the_limits_the_member_set() -> None:
-    """The member limits Carol to 5× and BTC-PERP; her review, with an unchanged profile, lifts both.
+    """The member limits Carol to 5× and BTC-PERP; her review, with an unchanged profile, keeps both.
 
-    docs/broker.md: per-customer overrides "may only tighten". Today ``review_customer``
-    resets the account to its segment's limits (50×, every market), and ``customer_reviewed``
-    does not say which markets the account may trade.
+    docs/broker.md: per-customer overrides "may only tighten"; the review takes the tighter of
+    the new segment's limits and what the member set.
     """
     run = market_session()
     run.customer("carol", deposit="100000")

@@ -215,6 +215,7 @@ class BrokerMachine(RuleBasedStateMachine):
         self.prices = dict(START_TICKS)
         self.opened: list[str] = []
         self.pending_segment: dict[str, tuple[str, int | None] | None] = {}
+        self.pinned: dict[str, tuple[int, int, set[str]]] = {}  # the last limits the member set, per account
 
     # ------------------------------------------------------------------ applying and checking
     def apply(self, command: c.Command) -> list[dict[str, Any]]:
@@ -267,11 +268,20 @@ class BrokerMachine(RuleBasedStateMachine):
             segment, customer_cap = expected
             assert ev["segment"] == segment, ev
             cap = SEGMENT_CAP[segment] if customer_cap is None else min(SEGMENT_CAP[segment], customer_cap)
+            notional = SEGMENT_NOTIONAL[segment] * 1_000_000
+            markets = {BTC, ETH}
+            if account in self.pinned:  # the member's limits stay in force: a review only tightens them
+                pinned_leverage, pinned_notional, pinned_markets = self.pinned[account]
+                cap, notional, markets = (
+                    min(cap, pinned_leverage),
+                    min(notional, pinned_notional),
+                    markets & pinned_markets,
+                )
             assert Fraction(ev["max_leverage"]) * X == cap, ev
             assert ev["review_due"] == ev["ts"] + DAY
             m.max_leverage[account] = cap
-            m.max_notional[account] = SEGMENT_NOTIONAL[segment] * 1_000_000
-            m.markets[account] = {BTC, ETH}
+            m.max_notional[account] = notional
+            m.markets[account] = markets
             m.review_due[account] = ev["review_due"]
         elif kind == "review_rejected":
             assert self.pending_segment.pop(ev["account"]) is None, ev
@@ -294,6 +304,7 @@ class BrokerMachine(RuleBasedStateMachine):
             assert set(ev["markets"]) <= m.markets[account], ev
             m.max_leverage[account], m.max_notional[account] = new_leverage, new_notional
             m.markets[account] = set(ev["markets"])
+            self.pinned[account] = (new_leverage, new_notional, set(ev["markets"]))
         elif kind == "leverage_set":
             account, market = ev["account"], ev["market"]
             leverage = Fraction(ev["leverage"]) * X

@@ -124,6 +124,7 @@ class Customer:
         "max_leverage",
         "max_position_notional",
         "onboarded",
+        "overrides",
         "review_due_ms",
     )
 
@@ -136,6 +137,8 @@ class Customer:
         self.review_due_ms = 0
         self.in_margin_call = False
         self.assessment: list[str] = []
+        # what the member set with set_account_limits: kept through reviews (overrides only tighten)
+        self.overrides: dict[str, Any] = {}
 
     def state(self) -> dict[str, Any]:
         """The record as plain values (snapshots and the state hash)."""
@@ -148,6 +151,7 @@ class Customer:
             "review_due_ms": self.review_due_ms,
             "in_margin_call": self.in_margin_call,
             "assessment": list(self.assessment),
+            "overrides": dict(sorted(self.overrides.items())),
         }
 
     @staticmethod
@@ -159,6 +163,7 @@ class Customer:
         customer.review_due_ms = int(state["review_due_ms"])
         customer.in_margin_call = bool(state["in_margin_call"])
         customer.assessment = [str(x) for x in state["assessment"]]
+        customer.overrides = dict(state.get("overrides", {}))
         return customer
 
 
@@ -753,6 +758,14 @@ class Venue:
         segment = outcome.assessment.segment
         fresh = self._customer_for(segment)
         leverage = effective_max_leverage(fresh.max_leverage, outcome.assessment)
+        over = customer.overrides  # what the member set stays in force: overrides only tighten
+        if "max_leverage" in over:
+            leverage = min(leverage, int(over["max_leverage"]))
+        if "max_position_notional" in over:
+            fresh.max_position_notional = min(fresh.max_position_notional, int(over["max_position_notional"]))
+        if over.get("markets") is not None:
+            allowed = set(fresh.markets) if fresh.markets is not None else set(self.markets)
+            fresh.markets = sorted(allowed & set(over["markets"]))
         lowered = [h for h in account.holdings.values() if h.leverage > leverage]
         old = [h.leverage for h in lowered]
         for h in lowered:
@@ -858,6 +871,8 @@ class Venue:
         customer.max_leverage = leverage
         customer.max_position_notional = position
         customer.markets = markets
+        # the member's limits are pinned, all three, until it sets them again
+        customer.overrides = {"max_leverage": leverage, "max_position_notional": position, "markets": markets}
         for h in lowered:
             h.leverage = leverage
         self._emit(
