@@ -1,8 +1,8 @@
-"""Venue bugs the broker tests found, each as its minimal reproduction (strict xfail).
+"""Venue bugs the broker tests found, each as its minimal reproduction.
 
-When a bug is fixed its test starts passing and fails the suite as XPASS: remove the
-marker then, and the test stays as a regression test. Each docstring says what the
-Venue does today and what docs/broker.md (or docs/protocol.md) asks.
+An open bug's test is a strict xfail: when the bug is fixed the test passes and fails the
+suite as XPASS; remove the marker then, and the test stays as a regression test. Each
+docstring says what the Venue did (or does) and what docs/broker.md asks.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from .driver import BTC, CAROL_ECP, ETH, HOUR, SECOND, T0, market_session, of_ty
 def test_an_order_in_a_market_no_longer_permitted_cannot_be_grown() -> None:
     """Carol rests 5 lots in BTC-PERP; her member then limits her to ETH-PERP.
 
-    Today ``amend_order`` grows the order to 50 lots: ``place_order`` would refuse the same
-    exposure (``market_not_permitted``), so amending is a way around the limit.
+    Fixed: ``amend_order`` grew the order to 50 lots although ``place_order`` would refuse the
+    same exposure (``market_not_permitted``), so amending was a way around the limit.
     """
     run = market_session()
     run.customer("carol", deposit="100000")
@@ -48,8 +48,8 @@ def test_funding_that_takes_an_account_below_the_warning_level_calls_it_in_the_s
     Long 40 lots from 65,010 with $989.5984 of cash; at a mark of 63,490 her equity is
     $381.5984 and the warning level 1.5 × $253.96 = $380.94. The funding rate (interest
     0.1 % per 8 h, clamped to 0.05 %: 0.00625 % an hour) costs her 0.4 × 63,490 × 0.0000625.
-    Equity $380.01115 is below the level after the 01:00 tick, but ``margin_call`` comes only
-    with the next tick: funding marks accounts dirty after margin calls were skipped as not due.
+    Equity $380.01115 is below the level after the 01:00 tick. Fixed: ``margin_call`` came only
+    with the next tick, as funding marked accounts dirty after margin calls were skipped as not due.
     """
     run = market_session('[markets.BTC-PERP.funding]\ninterest_rate_8h = "0.001"\n')
     run.customer("carol", deposit="1000")

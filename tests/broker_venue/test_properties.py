@@ -31,11 +31,6 @@ docs/broker.md, written out again here; after every command it checks that
    while the account stays below the level after every command in between; and every
    account below it that was not in an episode is called at that tick.
 
-Two known Venue bugs (test_known_bugs.py) are left out of the checks until they are fixed,
-each behind a switch below: growing an order by amendment in a market the account may no
-longer trade (``AMEND_CHECKS_MARKETS``), and a margin call that funding makes due coming one
-tick late (``FUNDING_DUES_MARGIN_CALLS``).
-
 The profile review period is one day here (``broker.review_period_days = 1``) so that
 reviews fall due within a run, and the premium is sampled every 10 minutes to keep long
 ticks cheap.
@@ -132,14 +127,6 @@ START_TICKS = {BTC: 650_000, ETH: 300_000}  # 65,000.0 and 3,000.00
 PRICE_TEXT = {BTC: lambda t: f"{t // 10}.{t % 10}", ETH: lambda t: f"{t // 100}.{t % 100:02d}"}
 CUSTOMERS = ("c0", "c1", "c2", "c3", "p0")  # p0 is opened with open_account: not onboarded
 DOCUMENTS = (ADDENDUM, STATEMENT)
-AMEND_CHECKS_MARKETS = False
-"""Venue bug (test_known_bugs.py): ``amend_order`` does not check the account's permitted markets,
-so an order resting in a market since withdrawn from the account can still be grown. Set to True
-when fixed, and the property holds amendments to it too."""
-FUNDING_DUES_MARGIN_CALLS = False
-"""Venue bug (test_known_bugs.py): funding paid during a tick does not make margin calls due in
-that tick; the call comes with the next one. Set to True when fixed, and the property expects
-the call in the tick that paid the funding."""
 
 
 def _slices(notional_micros: int, market: str) -> list[tuple[int, int, Fraction]]:
@@ -326,7 +313,7 @@ class BrokerMachine(RuleBasedStateMachine):
         m = self.model
         if account == "mm":
             return
-        if not reduce_only and (ev["type"] == "order_accepted" or AMEND_CHECKS_MARKETS):
+        if not reduce_only:
             assert market in m.markets[account], f"{ev} in a market {account} may not trade"
         if account not in m.onboarded:
             return
@@ -341,8 +328,6 @@ class BrokerMachine(RuleBasedStateMachine):
         calls = {ev["account"]: ev for ev in events if ev["type"] == "margin_call"}
         moved = {ev.get(k) for ev in events for k in ("account", "counterparty", "maker_account", "taker_account")}
         moved |= {ev["account"] for ev in events if ev["type"] in ("liquidation", "auto_deleverage")}
-        if not FUNDING_DUES_MARGIN_CALLS:
-            moved |= {ev["account"] for ev in events if ev["type"] == "funding_payment"}
         for account, ev in calls.items():
             assert not before.get(account, False), f"a second call in one episode: {ev}"
             assert account not in self.model.below_since_call, f"a second call, never back above the level: {ev}"
