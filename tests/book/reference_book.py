@@ -293,7 +293,9 @@ class ReferenceBook:
                 )
             ]
         if new_qty > self.max_order_lots:
-            return [Rejected(Reject.MAX_ORDER_SIZE, f"qty {new_qty} is above the maximum order size")]
+            return [
+                Rejected(Reject.MAX_ORDER_SIZE, f"qty {new_qty} is above the maximum order size {self.max_order_lots}")
+            ]
         keeps_priority = new_price == order.price and new_qty < order.qty
         if self.state == "close_only" and not keeps_priority and not order.reduce_only:
             return [Rejected(Reject.MARKET_CLOSE_ONLY, f"{self.market} is close-only: only reductions are accepted")]

@@ -7,8 +7,6 @@ docstring says what the Venue did (or does) and what docs/broker.md asks.
 
 from __future__ import annotations
 
-import pytest
-
 from onshore.core import commands as c
 
 from .driver import BTC, CAROL_ECP, ETH, HOUR, SECOND, T0, market_session, of_type
@@ -66,7 +64,6 @@ def test_funding_that_takes_an_account_below_the_warning_level_calls_it_in_the_s
     assert [(ev["account"], ev["equity"]) for ev in of_type(out, "margin_call")] == [("carol", "380.01115")]
 
 
-@pytest.mark.xfail(strict=True, reason="an isolated-margin order reserves no margin: its cash can be withdrawn")
 def test_cash_an_isolated_order_needs_cannot_be_withdrawn() -> None:
     """Zed (isolated in BTC-PERP) rests a bid for 10 lots at 64,000: $640 of margin at 10×.
 

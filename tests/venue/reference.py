@@ -825,35 +825,57 @@ class ReferenceClearing:
             if h.mode == "cross" and name != skip
         )
 
-    def isolated_order_reserve(self, account: str) -> int:
-        """A lower bound of the margin the isolated open orders would draw from cash if they filled.
+    def isolated_order_reserve(self, account: str, skip: str | None = None) -> int:
+        """The margin the isolated open orders would draw from cash if they filled (docs/clearing.md).
 
-        On each side, the lots that would open (beyond closing the isolated position) at the
-        lowest limit price of that side, at the position's leverage, leverage part only.
+        Per isolated market, the worse side: the lots that would open (beyond closing the
+        position) priced at the higher of the mark and the side's average order price
+        (rounded up), at the position's initial margin.
         """
         a = self.accounts[account]
         total = 0
         for name, h in a.holdings.items():
-            if h.mode != "isolated":
+            if h.mode != "isolated" or name == skip:
                 continue
-            m = self.markets[name]
-            worst = 0
-            for side, closable in (("buy", max(0, -h.qty)), ("sell", max(0, h.qty))):
-                orders = [o for o in self.orders_of(account, name) if o.side == side and o.price is not None]
-                opening = sum(o.open_qty for o in orders) - closable
-                if opening > 0:
-                    low = min(o.price for o in orders if o.price is not None)
-                    worst = max(worst, math.ceil(Fraction(opening * low * m.k) / h.leverage))
-            total += worst
+            total += self.market_order_reserve(account, name, *self.sides(account, name))
         return total
 
+    def market_order_reserve(
+        self, account: str, market: str, buys: list[tuple[int, int]], sells: list[tuple[int, int]]
+    ) -> int:
+        h = self.accounts[account].holdings[market]
+        m = self.markets[market]
+        mark = self.marks[market]
+        rate = max(m.maker_rate, m.taker_rate, 0)
+        worst = 0
+        for orders, closable in ((buys, max(0, -h.qty)), (sells, max(0, h.qty))):
+            n_lots = sum(q for _, q in orders)
+            if not n_lots:
+                continue
+            opening = n_lots - closable
+            cost = math.ceil(sum(p * q * m.k for p, q in orders) * rate) + 2 * n_lots
+            if opening > 0:
+                avg = math.ceil(Fraction(sum(p * q for p, q in orders), n_lots))
+                price = avg if mark is None or avg > mark else mark
+                cost += m.initial_margin(opening * price * m.k, h.leverage)
+            worst = max(worst, cost)
+        return worst
+
     def withdrawable(self, account: str) -> int:
-        """``cash + min(0, unrealized PnL) − Σ required(markets)`` over cross markets (docs/clearing.md)."""
-        return self.cash(account) + min(0, self.cross_upnl(account)) - self.cross_requirement(account)
+        """``cash + min(0, unrealized PnL) − Σ required(markets)`` (docs/clearing.md).
+
+        Required: the initial margin of cross markets, and what isolated open orders would add.
+        """
+        return (
+            self.cash(account)
+            + min(0, self.cross_upnl(account))
+            - self.cross_requirement(account)
+            - self.isolated_order_reserve(account)
+        )
 
     def excess(self, account: str) -> int:
-        """Cross equity minus the cross requirement."""
-        return self.cross_equity(account) - self.cross_requirement(account)
+        """Cross equity minus the cross requirement and the isolated orders' reserve."""
+        return self.cross_equity(account) - self.cross_requirement(account) - self.isolated_order_reserve(account)
 
     def best(self, market: str, side: str) -> int | None:
         prices = [o.price for o in self.orders.values() if o.market == market and o.side == side and o.price]
@@ -897,7 +919,6 @@ class ReferenceClearing:
         post_only: bool,
         reduce_only: bool,
         client_order_id: str,
-        reserve_isolated_orders: bool,
     ) -> set[str]:
         """Every rule a new order breaks (docs/protocol.md, docs/clearing.md); empty if it must be accepted."""
         m = self.markets[market]
@@ -936,6 +957,12 @@ class ReferenceClearing:
             wrong_side = h.qty >= 0 if side == "buy" else h.qty <= 0
             if wrong_side or lots + open_ro > abs(h.qty):
                 failures.add("reduce_only_would_increase")
+                return failures
+            close_price = price if order_type == "limit" else self.protection_limit(market, side)
+            if close_price is not None and self.close_loss(account, market, side, close_price, lots) > self.worth(
+                account, market
+            ):
+                failures.add("insufficient_margin")
             return failures
         limit = m.position_limits.get(a.segment, m.position_limits.get("default"))
         if limit is not None:
@@ -961,19 +988,47 @@ class ReferenceClearing:
             failures.add("position_limit")
         notional = lots * check_price * m.k
         rate = max(m.maker_rate, m.taker_rate)
-        fee = math.ceil(notional * rate) if rate > 0 else 0
-        fee += m.open_loss(side, lots, check_price, mark)
+        fee = m.open_loss(side, lots, check_price, mark)
         if h.mode == "cross":
+            fee += math.ceil(notional * rate) if rate > 0 else 0
             available = self.cross_equity(account) - self.cross_requirement(account, skip=market)
             need = m.requirement(h.qty, h.leverage, mark, buys, sells)
         else:
-            available = self.withdrawable(account)
-            need = m.initial_margin(notional, h.leverage)
-        if reserve_isolated_orders:
-            available -= self.isolated_order_reserve(account)
+            available = self.cash(account) + min(0, self.cross_upnl(account)) - self.cross_requirement(account)
+            bid = self.best(market, "buy")
+            if side == "sell" and bid is not None and bid > check_price:
+                # a sell takes bids at its price or higher: what it can take now is margined at the best bid
+                sells[-1] = (bid, lots)
+            need = self.market_order_reserve(account, market, buys, sells)
+        available -= self.isolated_order_reserve(account, skip=market)
         if available < need + fee:
             failures.add("insufficient_margin")
         return failures
+
+    def close_loss(self, account: str, market: str, side: str, price: int, lots: int) -> int:
+        """What a reduce-only order and the account's other ones on its side could cost: open loss and fees."""
+        m = self.markets[market]
+        mark = self.marks[market]
+        rate = max(m.maker_rate, m.taker_rate)
+        orders = [(price, lots)] + [
+            (o.price, o.open_qty)
+            for o in self.orders_of(account, market)
+            if o.reduce_only and o.side == side and o.price is not None
+        ]
+        total = 0
+        for p, q in orders:
+            total += m.open_loss(side, q, p, mark)
+            if rate > 0:
+                total += m.fee(q * p * m.k, rate)
+        return total
+
+    def worth(self, account: str, market: str) -> int:
+        """Cross equity, plus the isolated margin and PnL of ``market`` when it is isolated."""
+        h = self.accounts[account].holdings[market]
+        total = self.cross_equity(account)
+        if h.mode == "isolated":
+            total += self.isolated(account, market) + self.upnl(h, market)
+        return total
 
     def reduce_only_excess(self) -> list[str]:
         """Holdings whose open reduce-only orders exceed what they could reduce."""

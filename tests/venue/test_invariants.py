@@ -72,14 +72,11 @@ from .reference import ReferenceClearing, micros, usd
 # holds each one's minimal reproduction as a strict xfail). Remove a name once it is fixed.
 KNOWN_BUGS = frozenset(
     {
-        "isolated-orders-unreserved",
-        "reduce-only-bankruptcy",
         "stale-to-fresh-no-liquidation",
         "reduce-only-not-trimmed-after-transfer",
         "adl-at-absurd-prices",
     }
 )
-RESERVE_ISOLATED_ORDERS = "isolated-orders-unreserved" not in KNOWN_BUGS
 ISOLATED_BUGS = frozenset({"isolated-orders-unreserved"}) & KNOWN_BUGS
 REDUCE_ONLY_BUGS = frozenset({"reduce-only-bankruptcy"}) & KNOWN_BUGS
 STALE_BUGS = frozenset({"stale-to-fresh-no-liquidation"}) & KNOWN_BUGS
@@ -325,8 +322,6 @@ class VenueMachine(RuleBasedStateMachine):
         venue_free = self.venue.withdrawable(self.venue.accounts[account])
         free = self.ref.withdrawable(account)
         assert venue_free == free, f"{account}: Venue.withdrawable {usd(venue_free)}, reference {usd(free)}"
-        if RESERVE_ISOLATED_ORDERS:
-            free -= self.ref.isolated_order_reserve(account)
         amount = (free // 3, free, free + 1, max(free, 0) + 1_000_000)[share]
         if amount <= 0:
             amount = 1
@@ -340,8 +335,6 @@ class VenueMachine(RuleBasedStateMachine):
         # an accepted withdrawal never leaves the account short of initial margin
         assert self.ref.withdrawable(account) >= 0
         assert self.venue.excess(self.venue.accounts[account]) >= 0
-        if RESERVE_ISOLATED_ORDERS:
-            assert self.ref.withdrawable(account) >= self.ref.isolated_order_reserve(account)
 
     # ================================================================== trading
     @rule(
@@ -491,9 +484,7 @@ class VenueMachine(RuleBasedStateMachine):
             reduce_only=reduce,
             stp=stp,  # type: ignore[arg-type]
         )
-        failures = self.ref.order_failures(
-            account, market, side, order_type, price, qty, tif, post_only, reduce, coid, RESERVE_ISOLATED_ORDERS
-        )
+        failures = self.ref.order_failures(account, market, side, order_type, price, qty, tif, post_only, reduce, coid)
         mode = h.mode if h is not None else "cross"
         before = self.ref.excess(account)
         events = self.run(command, reject=failures) if failures else self.run(command, accept=True)

@@ -88,9 +88,10 @@ def customer_funds(venue: Venue, account_id: str) -> CustomerFunds:
         cash += held
         equity += held + (h.qty * mark * market.k - h.cost if h.qty else 0)
         if h.qty or h.buy_lots or h.sell_lots:
-            margin += market.tiers.requirement(
-                h.leverage, h.qty, mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
-            )
+            # the whole requirement of the isolated position and its orders, in place of the
+            # part of it (its orders' new margin) that ``requirement`` already counted
+            args = (h.leverage, h.qty, mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional)
+            margin += market.tiers.requirement(*args) - market.tiers.isolated_orders(*args)
     return CustomerFunds(account=account_id, cash_micros=cash, equity_micros=equity, margin_micros=margin)
 
 

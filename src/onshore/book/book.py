@@ -27,7 +27,7 @@ amend are O(1); matching is O(fills + emptied levels × log L). A fill-or-kill c
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from heapq import heappop, heappush
 from typing import Final
 
@@ -90,6 +90,8 @@ class OrderBook:
         "max_order_lots",
         "orders",
         "price_band_ppb",
+        "price_text",
+        "qty_text",
         "reference_ticks",
         "state",
     )
@@ -102,8 +104,14 @@ class OrderBook:
         price_band_ppb: int,
         market_protection_ppb: int,
         client_order_ids: dict[str, dict[str, int]] | None = None,
+        price_text: Callable[[int], str] = str,
+        qty_text: Callable[[int], str] = str,
     ) -> None:
         self.market = market
+        # how rejection details show ticks and lots to a person (the Venue passes its
+        # market's decimal formatting; the book alone speaks in ticks and lots)
+        self.price_text = price_text
+        self.qty_text = qty_text
         self.max_order_lots = max_order_lots
         self.price_band_ppb = price_band_ppb
         self.market_protection_ppb = market_protection_ppb
@@ -325,7 +333,10 @@ class OrderBook:
         if qty <= 0:
             return Rejected(Reject.NON_POSITIVE, "qty must be positive")
         if qty > self.max_order_lots:
-            return Rejected(Reject.MAX_ORDER_SIZE, f"qty {qty} is above the maximum order size {self.max_order_lots}")
+            return Rejected(
+                Reject.MAX_ORDER_SIZE,
+                f"qty {self.qty_text(qty)} is above the maximum order size {self.qty_text(self.max_order_lots)}",
+            )
         price = order.price
         if order.order_type == LIMIT:
             if price is None:
@@ -344,7 +355,9 @@ class OrderBook:
                 return Rejected(Reject.POST_ONLY_NOT_LIMIT, "post-only orders must be GTC")
             assert price is not None
             if self._would_take(order.side, price):
-                return Rejected(Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {price} would take liquidity")
+                return Rejected(
+                    Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {self.price_text(price)} would take liquidity"
+                )
         coids = self.client_order_ids.get(order.account)
         if coids is not None and order.client_order_id in coids:
             return self._duplicate(order.account, order.client_order_id)
@@ -434,11 +447,18 @@ class OrderBook:
             return [
                 Rejected(
                     Reject.AMEND_QTY_NOT_ABOVE_FILLED,
-                    f"new qty {new_qty} must exceed the {filled} already filled; cancel instead",
+                    f"new qty {self.qty_text(new_qty)} must exceed the {self.qty_text(filled)} already filled; "
+                    "cancel instead",
                 )
             ]
         if new_qty > self.max_order_lots:
-            return [Rejected(Reject.MAX_ORDER_SIZE, f"qty {new_qty} is above the maximum order size")]
+            return [
+                Rejected(
+                    Reject.MAX_ORDER_SIZE,
+                    f"qty {self.qty_text(new_qty)} is above the maximum order size "
+                    f"{self.qty_text(self.max_order_lots)}",
+                )
+            ]
         loses_priority = new_qty > order.qty or new_price != order.price
         if self.state == CLOSE_ONLY and loses_priority and not order.reduce_only:
             return [Rejected(Reject.MARKET_CLOSE_ONLY, f"{self.market} is close-only: only reductions are accepted")]
@@ -487,8 +507,8 @@ class OrderBook:
     def _band_rejection(self, price: int) -> Rejected:
         return Rejected(
             Reject.PRICE_BAND,
-            f"price {price} is outside the band {self._band_lo}..{self._band_hi} "
-            f"around the reference {self.reference_price()}",
+            f"price {self.price_text(price)} is outside the band {self.price_text(self._band_lo)}.."
+            f"{self.price_text(self._band_hi)} around the reference {self.price_text(self.reference_price() or 0)}",
         )
 
     def _would_take(self, side: int, price: int) -> bool:

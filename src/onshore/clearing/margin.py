@@ -20,7 +20,7 @@ _PPB: Final = 1_000_000_000
 class Tiers:
     """A market's margin tiers and its micro-dollars per tick-lot, as flat integers."""
 
-    __slots__ = ("caps", "im_deduction", "im_rate", "k", "max_leverage", "mm_deduction", "mm_rate")
+    __slots__ = ("caps", "fee_ppb", "im_deduction", "im_rate", "k", "max_leverage", "mm_deduction", "mm_rate")
 
     def __init__(self, spec: MarketSpec) -> None:
         top = 1 << 126
@@ -31,6 +31,8 @@ class Tiers:
         self.mm_deduction: list[int] = [t.maintenance_deduction_micros_ppb for t in spec.tiers]
         self.max_leverage: list[int] = [t.max_leverage for t in spec.tiers]
         self.k: int = spec.micros_per_tick_lot
+        # the highest fee a fill can be charged (none if both rates are rebates): for reserves
+        self.fee_ppb: int = max(spec.maker_fee_ppb, spec.taker_fee_ppb, 0)
 
     def index(self, notional_micros: int) -> int:
         """Index of the tier whose band holds ``notional_micros`` (≥ 0). O(tiers)."""
@@ -94,6 +96,44 @@ class Tiers:
             price = avg if avg > mark_ticks else mark_ticks
             lots = qty_lots - sell_lots
             need = self.initial((lots if lots >= 0 else -lots) * price * k, leverage)
+            if need > best:
+                best = need
+        return best
+
+    def isolated_orders(
+        self,
+        leverage: int,
+        qty_lots: int,
+        mark_ticks: int,
+        buy_lots: int,
+        buy_notional_micros: int,
+        sell_lots: int,
+        sell_notional_micros: int,
+    ) -> int:
+        """Cash the open orders of an isolated position hold back: the worse side's cost.
+
+        An isolated position's own margin already sits in its isolated account; when its open
+        orders fill, cash still pays the initial margin of the lots they *add* (every buy of a
+        long or of a flat position, only the part of the buys beyond a short's size, likewise
+        for sells) and the fees of every lot. Per side: that margin, priced at the higher of the
+        mark and the side's average order price as :meth:`requirement` does, plus the fee at
+        the higher of the two rates on the side's notional, plus 2 micro-dollars a lot — each
+        fill rounds its margin and its fee up by less than one micro-dollar each, so however
+        the side fills, cash never goes below zero. The worse side counts. Runtime: O(tiers).
+        """
+        k = self.k
+        fee = self.fee_ppb
+        best = 0
+        if buy_lots:
+            grow = buy_lots if qty_lots >= 0 else buy_lots + qty_lots
+            avg = -((-buy_notional_micros) // (buy_lots * k))
+            need = self.initial(grow * (avg if avg > mark_ticks else mark_ticks) * k, leverage) if grow > 0 else 0
+            best = need - ((-buy_notional_micros * fee) // _PPB) + 2 * buy_lots
+        if sell_lots:
+            grow = sell_lots if qty_lots <= 0 else sell_lots - qty_lots
+            avg = -((-sell_notional_micros) // (sell_lots * k))
+            need = self.initial(grow * (avg if avg > mark_ticks else mark_ticks) * k, leverage) if grow > 0 else 0
+            need += -((-sell_notional_micros * fee) // _PPB) + 2 * sell_lots
             if need > best:
                 best = need
         return best

@@ -207,6 +207,8 @@ class Market:
         )
         self.price = GridCodec(spec.price_grid, "price")
         self.qty = GridCodec(spec.qty_grid, "qty")
+        self.book.price_text = self.price.format
+        self.book.qty_text = self.qty.format
         self.mark: int | None = None
         self.index_ticks: int | None = None
         self.index_stale = False
@@ -976,16 +978,29 @@ class Venue:
         return eq
 
     def requirement(self, account: Account, skip: str | None = None) -> int:
-        """Σ over cross-margined markets of the initial margin for positions and open orders."""
+        """Initial margin the account's cash and cross equity must carry, skipping market ``skip``.
+
+        Σ over cross-margined markets of the initial margin for positions and open orders,
+        plus Σ over isolated markets of what their open orders would add
+        (:meth:`Tiers.isolated_orders`): an isolated position's own margin is already in its
+        isolated account, but the margin of its open orders still comes out of cash when they fill.
+        """
         total = 0
         markets = self.markets
         for name, h in account.holdings.items():
-            if name == skip or h.mode is not CROSS or not (h.qty or h.buy_lots or h.sell_lots):
+            if name == skip:
                 continue
-            m = markets[name]
-            total += m.tiers.requirement(
-                h.leverage, h.qty, m.mark or 0, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
-            )
+            if h.mode is CROSS:
+                if h.qty or h.buy_lots or h.sell_lots:
+                    m = markets[name]
+                    total += m.tiers.requirement(
+                        h.leverage, h.qty, m.mark or 0, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+                    )
+            elif h.buy_lots or h.sell_lots:
+                m = markets[name]
+                total += m.tiers.isolated_orders(
+                    h.leverage, h.qty, m.mark or 0, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+                )
         return total
 
     def excess(self, account: Account) -> int:
@@ -1037,13 +1052,54 @@ class Venue:
             need = tiers.requirement(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
             available = self.equity(account) - self.requirement(account, skip=spec.name)
         else:
-            need = tiers.initial(order_notional, h.leverage)
-            available = cash + min(0, self.equity(account) - cash) - self.requirement(account)
+            # the isolated reserve holds the fees of the side already; a sell takes bids at its
+            # price or higher, so the part it can take now is margined at the best bid
+            fee = open_loss(side == BUY, qty, price, mark, k)
+            if side != BUY:
+                bid = market.book.best_bid()
+                if bid is not None and bid > price:
+                    sell_notional += qty * (bid - price) * k
+            need = tiers.isolated_orders(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
+            available = cash + min(0, self.equity(account) - cash) - self.requirement(account, skip=spec.name)
         if available < need + fee:
             raise Rejection(
                 Reject.INSUFFICIENT_MARGIN,
                 f"the order needs {fmt_money(need + fee)} of initial margin, open loss and fees; the account has "
                 f"{fmt_money(max(available, 0))} available",
+            )
+
+    def _check_close_loss(
+        self, account: Account, market: Market, h: Holding, side: int, qty: int, price: int, excluding: int = -1
+    ) -> None:
+        """Refuse a reduce-only order whose fill at its price could leave the account owing money.
+
+        A reduce-only order needs no initial margin, but closing far from the mark realizes a
+        loss: with the account's other reduce-only orders on the same side and the fees, that
+        loss must fit in the account's equity (its cross equity, plus the isolated margin and
+        PnL of this position when it is isolated). Otherwise a trader could hand a debt to the
+        clearing house and the matching profit to a friend on the other side (docs/clearing.md).
+        """
+        mark = market.mark or 0
+        k = market.k
+        buys = side == BUY
+        spec = market.spec
+        rate = spec.taker_fee_ppb if spec.taker_fee_ppb > spec.maker_fee_ppb else spec.maker_fee_ppb
+        loss = open_loss(buys, qty, price, mark, k) + (self._fee(qty * price * k, rate) if rate > 0 else 0)
+        resting = market.book.orders
+        for oid, other in self.open_orders.items():
+            if other.holding is h and other.reduce_only and other.side == side and oid != excluding:
+                lots = resting[oid].open_qty
+                loss += open_loss(buys, lots, other.price, mark, k)
+                if rate > 0:
+                    loss += self._fee(lots * other.price * k, rate)
+        worth = self.equity(account)
+        if h.mode is ISOLATED:
+            worth += self.ledger.balance(ISOLATED_KIND, f"{account.account_id}/{spec.name}") + h.qty * mark * k - h.cost
+        if loss > worth:
+            raise Rejection(
+                Reject.INSUFFICIENT_MARGIN,
+                f"closing at {market.price.format(price)} could cost {fmt_money(loss)} against the mark with fees, "
+                f"more than the account's equity of {fmt_money(max(worth, 0))}",
             )
 
     # ================================================================== trading
@@ -1098,6 +1154,9 @@ class Venue:
                     Reject.REDUCE_ONLY_WOULD_INCREASE,
                     f"a reduce-only {cmd.side} of {cmd.qty} would not only reduce the position of {h.qty}",
                 )
+            close_price = price if order_type == LIMIT else book.protection_limit(side)
+            if close_price is not None:
+                self._check_close_loss(account, market, h, side, qty, close_price)
         else:
             check_price = price if order_type == LIMIT else book.protection_limit(side)
             self._check_order_margin(account, market, h, side, qty, check_price)
@@ -1472,6 +1531,8 @@ class Venue:
                 self._rest_totals(market, record, live.open_qty)
         if record.reduce_only and qty is not None and new_qty > live.qty:
             raise Rejection(Reject.REDUCE_ONLY_WOULD_INCREASE, "a reduce-only order may not grow")
+        if record.reduce_only and new_price != record.price and new_open > 0:
+            self._check_close_loss(account, market, h, record.side, new_open, new_price, excluding=live.order_id)
         old_open = live.open_qty
         events = book.amend(account.account_id, cmd.order_id, cmd.client_order_id, price=price, qty=qty)
         first = events[0]
