@@ -1,154 +1,115 @@
-"""One rule, two speeds: the vectorized engine and the event-driven Venue agree to the micro-dollar.
+"""One rule, two speeds: the vectorized engine against the event-driven Venue (docs/lab.md).
 
-State: a seeded population of a few dozen accounts over three clearing members, with
-positions opened at $60,000, loaded into a Venue through its snapshot format.
-Parameters: a price path with gaps down and up; price impact off — the Venue's book holds
-a deep liquidity order exactly at each new price (the engine's liquidity account takes
-liquidation flow at the mark), and the mark follows the index exactly (a mark band of
-one part per billion). Expectation: the same accounts are liquidated at the same steps,
-and the losses by layer, by segment and uncovered are identical, under both loss models.
+State: seeded populations of a few dozen accounts over three clearing members with thin
+money layers, positions opened at $60,000, loaded into a Venue through its snapshot
+format (tests/lab/venue_book.py). Each step the Venue's liquidity account lays a book,
+then the index moves to the step's price.
+
+Impact off: the book is one deep order at the step's price and the mark follows the index
+exactly. Expectation: the same accounts liquidated at the same steps, the same losses by
+layer, by segment and uncovered, to the micro-dollar, under both loss models.
+
+Impact on: the book is the engine's depth curve as resting orders (``d`` lots at each tick
+from the step's price), with the Venue's built-in mark band (1 %).
+* A book on the liquidated side only: the Venue's mark is ``median(index, index, last
+  trade)`` = the step's price, as the engine's; expectation: identical to the micro-dollar.
+* A two-sided book (the other side from one tick away): the impact mid rounds to within
+  one tick of the index, so the Venue's mark can sit one tick from the step's price.
+  Expectation (the documented tolerance, ``Comparison.within_tolerance``): the Venue's mark
+  never more than a tick off; an account liquidated at different steps only where it was
+  off; the total loss within ``Comparison.bound`` — one tick on every liquidated position,
+  the step's move on a position whose liquidation began within a tick of zero equity (the
+  trader layer's two references), and for an account at another step its position over the
+  largest move left — and Σ |difference| over the layers within twice that (a loss moved
+  from one layer to another counts twice).
+* The check can fail: with the engine's impact off, doubled, or its mark following its
+  own fills, the same comparisons break.
 """
 
 from __future__ import annotations
 
-import itertools
-
-import msgspec
-import numpy as np
 import pytest
 
-from onshore.config.load import load_config
-from onshore.core import commands as c
-from onshore.core import events as e
-from onshore.lab.engine import LAYERS, Policy, run_scenario
-from onshore.lab.population import LIQUIDITY, SEGMENTS, Population, PopulationSpec, build_population
-from onshore.venue import Venue
+from .venue_book import Comparison, compare, random_path
 
-T0 = 1_767_225_600_000
 P0 = 600_000  # $60,000 in 0.1 ticks
 PATH = [P0, 570_000, 480_000, 470_000, 520_000, 610_000, 640_000, 500_000, 455_000]
+TICK = "10"  # coarse ticks: a few hundred resting orders make an impact of several percent
+P0_COARSE = 6_000
+SEEDS = (0, 4, 12)  # seeded populations and paths that liquidate and walk the book (seed 5 does not liquidate)
+MODELS = ("us_clearing", "offshore")
 
 
-def config_text(loss_model: str) -> str:
-    return f"""
-[markets.BTC-PERP]
-max_order_qty = "100000000"
-price_band = "0.9"
-[markets.BTC-PERP.mark]
-band = "0.000000001"
-[markets.BTC-PERP.position_limits]
-default = "1000000000"
-[segments.market_maker]
-max_position_notional = "1000000000000"
-[segments.institutional]
-max_position_notional = "1000000000000"
-[segments.qualified]
-max_position_notional = "1000000000000"
-[segments.retail]
-max_position_notional = "1000000000000"
-[clearing]
-loss_model = "{loss_model}"
-insurance_fund = "3000"
-clearing_house_capital = "20000"
-"""
+def run(model: str, seed: int, depth: int, *, two_sided: bool, **engine: object) -> Comparison:
+    path = random_path(P0_COARSE, 100 + seed)
+    return compare(model, path, depth=depth, seed=seed, tick=TICK, mark_band="0.01", two_sided=two_sided, **engine)
 
 
-def population() -> Population:
-    config = load_config(config_text("us_clearing"))
-    spec = PopulationSpec(
-        accounts=48,
-        seed=11,
-        open_interest_usd=3_000_000.0,
-        members=3,
-        market_makers=2,
-        member_capital_usd=8_000.0,
-        member_default_fund_usd=4_000.0,
-    )
-    return build_population(spec, config.markets["BTC-PERP"], config, P0)
-
-
-def venue_from(pop: Population, loss_model: str) -> Venue:
-    """A Venue holding the population's positions: commands for the structure, the snapshot format for positions."""
-    config = load_config(config_text(loss_model))
-    v = Venue(config)
-    for m, member in enumerate(pop.member_ids):
-        capital = int(pop.member_capital[m])
-        fund = int(pop.member_default_fund[m])
-        v.apply(c.RegisterMember(ts=T0, member=member, capital=str(capital // 10**6), default_fund=str(fund // 10**6)))
-    for i, account in enumerate(pop.account_ids):
-        segment = "market_maker" if account == LIQUIDITY else SEGMENTS[int(pop.segment[i])]
-        member = pop.member_ids[int(pop.member[i])]
-        v.apply(c.OpenAccount(ts=T0, account=account, member=member, segment=segment))
-    doc = msgspec.json.decode(v.snapshot())
-    cash = doc["ledger"]["balances"]["cash"]
-    k = config.markets["BTC-PERP"].micros_per_tick_lot
-    for i, account in enumerate(pop.account_ids):
-        cash[account] = int(pop.cash[i])
-        doc["ledger"]["deposits"] += int(pop.cash[i])
-        qty, cost, lev = int(pop.qty[i]), int(pop.cost[i]), int(pop.leverage[i])
-        assert cost == qty * P0 * k
-        doc["accounts"][account]["holdings"]["BTC-PERP"] = [qty, cost, lev, "cross", 0, 0, 0, 0, 0, 0]
-    market = doc["markets"]["BTC-PERP"]
-    market.update(mark=P0, index_ticks=P0, reference=P0, last_trade=P0)
-    return Venue.restore(config, msgspec.json.encode(doc))
-
-
-def drive(v: Venue, path: list[int]) -> dict[int, set[str]]:
-    """Each step: the liquidity account quotes at the new price on the side liquidations need, then the index moves."""
-    liquidated: dict[int, set[str]] = {}
-    for step, (prev, price) in enumerate(itertools.pairwise(path), start=1):
-        ts = T0 + step * 1000
-        v.apply(c.CancelAll(ts=ts, account=LIQUIDITY))
-        side = "buy" if price < prev else "sell"
-        usd = f"{price // 10}.{price % 10}"
-        events = v.apply(
-            c.PlaceOrder(
-                ts=ts, account=LIQUIDITY, market="BTC-PERP", client_order_id=f"q{step}", side=side, price=usd,
-                qty="100000",
-            )
-        )  # fmt: skip
-        assert not [ev for ev in events if isinstance(ev, e.CommandRejected)], events
-        quotes = [c.Quote(source=s, price=usd, ts=ts) for s in ("coinbase", "kraken")]
-        events = v.apply(c.IndexUpdate(ts=ts, index="BTC-USD", quotes=quotes))
-        assert v.markets["BTC-PERP"].mark == price
-        liquidated[step] = {ev.account for ev in events if isinstance(ev, e.Liquidation)}
-        v.check_invariants()
-    return liquidated
-
-
-@pytest.mark.parametrize("loss_model", ["us_clearing", "offshore"])
-def test_the_engine_and_the_venue_agree_to_the_micro_dollar(loss_model: str) -> None:
-    pop = population()
-    venue = venue_from(pop, loss_model)
-    venue_liquidated = drive(venue, PATH)
-
-    config = load_config(config_text(loss_model))
-    market = config.markets["BTC-PERP"]
-    clearing = config.clearing
-    policy = Policy(
-        loss_model=loss_model,
-        adl_ranking=clearing.adl_ranking,
-        insurance_fund_micros=clearing.insurance_fund_micros,
-        clearing_house_capital_micros=clearing.clearing_house_capital_micros,
-        liquidation_fee_ppb=clearing.liquidation_fee_ppb,
-        liquidation_slice_micros=clearing.liquidation_slice_micros,
-        assessment_multiple_ppb=clearing.assessment_multiple_ppb,
-        price_band_ppb=market.price_band_ppb,
-        market_protection_ppb=market.market_protection_ppb,
-        impact=False,
-        max_order_lots=market.max_order_lots,
-    )
-    result = run_scenario(pop, market, policy, np.array(PATH, dtype=np.int64))
-
-    engine_liquidated: dict[int, set[str]] = {}
-    for liq in result.liquidations:
-        engine_liquidated.setdefault(liq.step, set()).add(liq.account)
-    assert {s: a for s, a in venue_liquidated.items() if a} == engine_liquidated
-    assert sum(len(a) for a in engine_liquidated.values()) > 5  # the path does liquidate
-
-    venue_layers = {layer: venue.loss_attribution.get(layer, 0) for layer in LAYERS}
-    assert venue_layers == result.by_layer
-    assert {k: v for k, v in venue.loss_by_segment.items() if v} == result.by_segment
-    assert venue.uncovered_loss == result.uncovered
-    deficit_layers = sum(v for k, v in result.by_layer.items() if k != "trader")
+@pytest.mark.parametrize("loss_model", MODELS)
+def test_impact_off_the_engine_and_the_venue_agree_to_the_micro_dollar(loss_model: str) -> None:
+    r = compare(loss_model, PATH, depth=None)
+    assert r.venue_by_step == r.engine_by_step
+    assert sum(len(a) for a in r.engine_by_step.values()) > 5  # the path does liquidate
+    assert r.venue_layers == r.engine_layers
+    assert r.venue_segments == r.engine.by_segment
+    assert r.venue_uncovered == r.engine_uncovered
+    assert r.identical
+    deficit_layers = sum(v for k, v in r.engine_layers.items() if k != "trader")
     assert deficit_layers > 0  # the gaps reach the loss model's layers
+
+
+@pytest.mark.parametrize("depth", [10, 50])
+@pytest.mark.parametrize("loss_model", MODELS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_impact_on_a_book_on_the_liquidated_side_agrees_to_the_micro_dollar(
+    seed: int, loss_model: str, depth: int
+) -> None:
+    r = run(loss_model, seed, depth, two_sided=False)
+    assert r.engine_steps  # the path liquidates
+    assert r.venue_slippage > 0  # and the liquidations walked the book
+    assert r.venue_by_step == r.engine_by_step
+    assert r.venue_layers == r.engine_layers
+    assert r.venue_segments == r.engine.by_segment
+    assert r.venue_uncovered == r.engine_uncovered
+
+
+@pytest.mark.parametrize("depth", [10, 50])
+@pytest.mark.parametrize("loss_model", MODELS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_impact_on_a_two_sided_book_stays_within_one_tick(seed: int, loss_model: str, depth: int) -> None:
+    r = run(loss_model, seed, depth, two_sided=True)
+    assert r.engine_steps and r.venue_slippage > 0
+    assert all(offsets <= {-1, 0, 1} for offsets in r.mark_offsets.values())  # the premise: a tick at most
+    assert r.venue_by_step == r.engine_by_step  # these seeds have no account at a step's edge
+    assert abs(r.engine_total - r.venue_total) <= r.bound()
+    assert r.layer_diff() <= 2 * r.bound()
+    assert r.within_tolerance()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"impact": False}, id="impact-off"),
+        pytest.param({"depth_lots_per_tick": 5}, id="impact-doubled"),
+        pytest.param({"mark_follows_fills": True}, id="mark-follows-fills"),
+    ],
+)
+def test_the_cross_check_fails_when_the_engine_sees_another_market(change: dict[str, object]) -> None:
+    """The same seeded case (seed 0, US clearing, 10 lots a tick) passes as is and fails once changed."""
+    for two_sided in (False, True):
+        assert run("us_clearing", 0, 10, two_sided=two_sided).within_tolerance()
+        changed = run("us_clearing", 0, 10, two_sided=two_sided, **change)
+        assert not changed.identical
+        assert not changed.within_tolerance()
+
+
+@pytest.mark.slow
+def test_the_sweep_stays_within_the_documented_tolerance() -> None:
+    """40 populations and paths × both loss models × 3 depths × both books, at $10 and $1 ticks (docs/lab.md)."""
+    from .venue_book import sweep
+
+    rows = sweep(seeds=range(40), depths={"10": (5, 20, 80), "1": (10, 50, 200)})
+    exact = [r for r in rows if not r.two_sided]
+    assert all(r.identical for r in exact)
+    assert all(r.within for r in rows if r.two_sided)
+    assert sum(r.liquidated for r in rows) > 1000

@@ -4,7 +4,8 @@ State: seeded populations opened at $100,000 on the default BTC-PERP (K = 1,000
 micro-dollars per tick-lot), with small member capital and default funds so that a crash
 reaches the loss models' layers; or a hand-made book of three accounts.
 Parameters: instant gaps down and up, a path down and up, a parametric crash; both loss
-models; price impact on and off.
+models; price impact off, on with the Venue's mark (the step's price) and on with the mark
+following the liquidations' fills.
 Expectations: ``maintenance_vec`` is ``Tiers.maintenance`` to the micro-dollar; every run
 conserves money (Σ cash − Σ cost over the accounts plus the insurance fund, the members'
 capital and default funds and the clearing house's capital is constant; with positions
@@ -114,7 +115,11 @@ def spec(seed: int, accounts: int = 150) -> PopulationSpec:
     )
 
 
-def policy(loss_model: str, impact: bool = False, **overrides: int) -> Policy:
+IMPACTS = ("flat", "book", "follow")  # off; a depth curve with the Venue's mark; the mark following the fills
+
+
+def policy(loss_model: str, impact: bool | str = False, **overrides: int) -> Policy:
+    mode = ("book" if impact else "flat") if isinstance(impact, bool) else impact
     clearing = CONFIG.clearing
     values = {
         "insurance_fund_micros": 100_000 * USD,
@@ -130,7 +135,8 @@ def policy(loss_model: str, impact: bool = False, **overrides: int) -> Policy:
         assessment_multiple_ppb=clearing.assessment_multiple_ppb,
         price_band_ppb=MARKET.price_band_ppb,
         market_protection_ppb=MARKET.market_protection_ppb,
-        impact=impact,
+        impact=mode != "flat",
+        mark_follows_fills=mode == "follow",
         **values,
     )
 
@@ -182,35 +188,35 @@ def money_layers(result: RunResult) -> int:
 
 
 CASES = [
-    pytest.param(seed, name, model, impact, id=f"{name}-{model}-{'impact' if impact else 'flat'}-{seed}")
+    pytest.param(seed, name, model, impact, id=f"{name}-{model}-{impact}-{seed}")
     for seed, name in [(1, "gap_down_25pct"), (2, "gap_up_30pct"), (3, "down_and_up")]
     for model in ("us_clearing", "offshore")
-    for impact in (False, True)
+    for impact in IMPACTS
 ]
 
 
 MODEL_CASES = [
-    pytest.param(seed, name, impact, id=f"{name}-{'impact' if impact else 'flat'}-{seed}")
+    pytest.param(seed, name, impact, id=f"{name}-{impact}-{seed}")
     for seed, name in [(1, "gap_down_25pct"), (2, "gap_up_30pct"), (3, "down_and_up")]
-    for impact in (False, True)
+    for impact in IMPACTS
 ]
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict[tuple[int, str, str, bool], Ran]:
+def runs() -> dict[tuple[int, str, str, str], Ran]:
     out = {}
     for seed, name in [(1, "gap_down_25pct"), (2, "gap_up_30pct"), (3, "down_and_up")]:
         path = PATHS[name]
         pop = build_population(spec(seed), MARKET, CONFIG, int(path[0]))
         for model in ("us_clearing", "offshore"):
-            for impact in (False, True):
+            for impact in IMPACTS:
                 out[seed, name, model, impact] = run(pop, policy(model, impact), path)
     return out
 
 
 # ============================================================================ invariants of every run
 @pytest.mark.parametrize(("seed", "name", "model", "impact"), CASES)
-def test_money_is_conserved(runs: dict, seed: int, name: str, model: str, impact: bool) -> None:
+def test_money_is_conserved(runs: dict, seed: int, name: str, model: str, impact: str) -> None:
     """Σ cash + Σ unrealized at the final mark + the layers' resources is what it was at the start."""
     r = runs[seed, name, model, impact]
     e = r.engine
@@ -224,7 +230,7 @@ def test_money_is_conserved(runs: dict, seed: int, name: str, model: str, impact
 
 
 @pytest.mark.parametrize(("seed", "name", "model", "impact"), CASES)
-def test_positions_net_to_zero_after_the_run(runs: dict, seed: int, name: str, model: str, impact: bool) -> None:
+def test_positions_net_to_zero_after_the_run(runs: dict, seed: int, name: str, model: str, impact: str) -> None:
     r = runs[seed, name, model, impact]
     assert int(r.engine.pop.qty.sum()) == 0
     assert int(r.population.qty.sum()) == 0  # the engine ran on a copy
@@ -233,7 +239,7 @@ def test_positions_net_to_zero_after_the_run(runs: dict, seed: int, name: str, m
 
 @pytest.mark.parametrize(("seed", "name", "model", "impact"), CASES)
 def test_total_loss_is_the_layers_plus_uncovered_and_the_segments_add_up(
-    runs: dict, seed: int, name: str, model: str, impact: bool
+    runs: dict, seed: int, name: str, model: str, impact: str
 ) -> None:
     res = runs[seed, name, model, impact].result
     assert set(res.by_layer) == set(LAYERS)
@@ -245,7 +251,7 @@ def test_total_loss_is_the_layers_plus_uncovered_and_the_segments_add_up(
 
 @pytest.mark.parametrize(("seed", "name", "model", "impact"), CASES)
 def test_the_layers_beyond_the_trader_pay_exactly_the_deficits(
-    runs: dict, seed: int, name: str, model: str, impact: bool
+    runs: dict, seed: int, name: str, model: str, impact: str
 ) -> None:
     """docs/liquidation.md: Σ layers − trader = Σ deficits; offshore, ADL rounds against the winners.
 
@@ -265,7 +271,7 @@ def test_the_layers_beyond_the_trader_pay_exactly_the_deficits(
 
 
 @pytest.mark.parametrize(("seed", "name", "model", "impact"), CASES)
-def test_no_account_is_left_below_maintenance(runs: dict, seed: int, name: str, model: str, impact: bool) -> None:
+def test_no_account_is_left_below_maintenance(runs: dict, seed: int, name: str, model: str, impact: str) -> None:
     """Every liquidated account ends flat or at or above maintenance; so does everyone but the liquidity account."""
     r = runs[seed, name, model, impact]
     e = r.engine
@@ -280,7 +286,7 @@ def test_no_account_is_left_below_maintenance(runs: dict, seed: int, name: str, 
 
 
 @pytest.mark.parametrize(("seed", "name", "impact"), MODEL_CASES)
-def test_offshore_never_touches_the_members(runs: dict, seed: int, name: str, impact: bool) -> None:
+def test_offshore_never_touches_the_members(runs: dict, seed: int, name: str, impact: str) -> None:
     r = runs[seed, name, "offshore", impact]
     e, res = r.engine, r.result
     assert np.array_equal(e.pop.member_capital, r.population.member_capital)
@@ -295,7 +301,7 @@ def test_offshore_never_touches_the_members(runs: dict, seed: int, name: str, im
 
 @pytest.mark.parametrize(("seed", "name", "impact"), MODEL_CASES)
 def test_us_clearing_never_touches_the_insurance_fund_beyond_fees(
-    runs: dict, seed: int, name: str, impact: bool
+    runs: dict, seed: int, name: str, impact: str
 ) -> None:
     """The fund only collects liquidation fees: it never falls, and grows by at most the fee on the notional."""
     r = runs[seed, name, "us_clearing", impact]
@@ -394,15 +400,64 @@ def test_a_10pct_gap_on_a_hand_made_book(loss_model: str, layers: dict, mm_cash_
 # ============================================================================ price impact
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("move", [-0.2, -0.35])
-def test_impact_does_not_lower_the_loss_of_a_down_gap_under_us_clearing(seed: int, move: float) -> None:
+@pytest.mark.parametrize("mode", ["book", "follow"])
+def test_impact_does_not_lower_the_loss_of_a_down_gap_under_us_clearing(seed: int, move: float, mode: str) -> None:
     """On the study's own population (200 accounts, $250M) under US clearing; it does not hold in general (below)."""
     path = gap_path(move)
     pop = build_population(PopulationSpec(accounts=200, seed=seed), MARKET, CONFIG, int(path[0]))
     off = run_scenario(pop, MARKET, policy("us_clearing", impact=False), path)
-    on = run_scenario(pop, MARKET, policy("us_clearing", impact=True), path)
-    assert on.total_loss >= off.total_loss > 0
+    on = run_scenario(pop, MARKET, policy("us_clearing", impact=mode), path)
+    assert on.total_loss > off.total_loss > 0  # the fills walked down the curve
     assert on.liquidated_accounts >= off.liquidated_accounts
-    assert min(on.mark_path) < min(off.mark_path)  # the liquidations did move the price
+    if mode == "follow":
+        assert min(on.mark_path) < min(off.mark_path)  # the liquidations did move the mark
+    else:
+        assert on.mark_path == off.mark_path == [int(p) for p in path]  # the Venue's mark: the step's price
+
+
+@pytest.mark.parametrize("mode", ["book", "follow"])
+def test_the_depth_curve_remembers_what_the_step_took(mode: str) -> None:
+    """The n-th lot sold in a step fills at ``P − ⌊(n − 1) / depth⌋``, however many liquidations sold before it.
+
+    Three longs of 30 lots each, under maintenance after a 10 % gap, sold into a curve of
+    20 lots a tick: 90 lots take the levels P (20), P − 1 (20), P − 2 (20), P − 3 (20),
+    P − 4 (10), whatever the order sizes; the curve is laid afresh at the next step. (The
+    engine once started each liquidation from the last fill with the level full again.)
+    """
+    p0, k = 1_000_000, K
+    ids = ["a", "b", "c", "mm", LIQUIDITY]
+    qty = np.array([30, 30, 30, -90, 0], np.int64)
+    cash = np.array([300 * USD, 300 * USD, 300 * USD, 10**12, 10**15], np.int64)
+    pop = Population(
+        account_ids=ids,
+        segment=np.array([0, 0, 0, 3, -1], np.int8),
+        member=np.zeros(5, np.int32),
+        qty=qty,
+        cost=qty * p0 * k,
+        cash=cash,
+        leverage=np.full(5, 100, np.int64),
+        member_ids=["fcm-1"],
+        member_capital=np.array([10**12], np.int64),
+        member_default_fund=np.array([0], np.int64),
+        entry_ticks=p0,
+    )
+    pol = policy("us_clearing", impact=mode, depth_lots_per_tick=20)
+    engine = Engine(pop, MARKET, pol)
+    fills: list[tuple[int, int]] = []
+    transfer = engine._transfer
+
+    def record(i: int, j: int, lots: int, price: int) -> None:
+        fills.append((price, lots))
+        transfer(i, j, lots, price)
+
+    engine._transfer = record  # type: ignore[method-assign]
+    p1 = 900_000
+    engine.run(np.array([p0, p1, p1 - 5], np.int64))
+    assert sum(q for _, q in fills) == 90  # all in step 1: nothing is left to sell at step 2
+    levels: dict[int, int] = {}
+    for price, q in fills:
+        levels[price] = levels.get(price, 0) + q
+    assert levels == {p1: 20, p1 - 1: 20, p1 - 2: 20, p1 - 3: 20, p1 - 4: 10}
 
 
 def test_maintenance_vec_refuses_notionals_beyond_the_exact_int64_range() -> None:

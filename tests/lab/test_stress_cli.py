@@ -164,6 +164,21 @@ def test_a_sweep_file_with_two_caps_produces_the_sweep_runs(tmp_path: Path) -> N
     assert [row[2] for row in rows] == ["", "5", "25", "5", "25"]
 
 
+def test_the_mark_following_the_fills_is_an_option_that_reaches_the_engine(
+    tmp_path: Path, study: tuple[Path, subprocess.CompletedProcess[str], dict[str, Any]]
+) -> None:
+    """``--mark-follows-fills``: the harsher model (docs/lab.md) loses more on this gap (not on every path)."""
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('scenarios = ["gap_down_20pct"]\nleverage_caps = [5]\n', "utf-8")
+    done = stress(tmp_path, "--scenario", "gap_down_20pct", "--sweep", str(sweep), "--mark-follows-fills", "--json")
+    assert done.returncode == 0, done.stderr
+    follow = json.loads(done.stdout)["runs"][:2]
+    default = study[2]["runs"][:2]
+    assert [r["loss_model"] for r in follow] == [r["loss_model"] for r in default]
+    for f, d in zip(follow, default, strict=True):
+        assert Decimal(f["total_loss"]) > Decimal(d["total_loss"])
+
+
 # ============================================================================ known bugs and doubts
 def test_a_sweep_with_an_unknown_loss_model_is_rejected(tmp_path: Path) -> None:
     """``loss_models = ["bogus"]`` runs every study as us_clearing, labelled "bogus", and exits 0.

@@ -108,7 +108,10 @@ def stress(
     dask: Annotated[str | None, typer.Option(help="'local' for a local Dask cluster, or a scheduler address")] = None,
     out: Annotated[Path, typer.Option(help="output directory")] = Path("out/study"),
     config: Annotated[Path | None, typer.Option(help="partial venue TOML merged over the defaults")] = None,
-    impact: Annotated[bool, typer.Option(help="liquidations move the price along a depth curve")] = True,
+    impact: Annotated[bool, typer.Option(help="liquidations fill along a depth curve")] = True,
+    mark_follows_fills: Annotated[
+        bool, typer.Option(help="with impact, the mark follows each liquidation's last fill (harsher than the Venue)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON summary to stdout")] = False,
 ) -> None:
     """Run a stress study: scenarios × loss models × leverage caps; report who pays."""
@@ -141,12 +144,31 @@ def stress(
             by_name[name] = _scenarios(name)[0]
     paths = {name: tuple(int(x) for x in s.ticks(market.tick_size)) for name, s in by_name.items()}
     main_specs = [
-        RunSpec(s.name, paths[s.name], m, None, pop, impact=impact, config_text=config_text, keep_detail=True)
+        RunSpec(
+            s.name,
+            paths[s.name],
+            m,
+            None,
+            pop,
+            impact=impact,
+            mark_follows_fills=mark_follows_fills,
+            config_text=config_text,
+            keep_detail=True,
+        )
         for s in scenarios
         for m in models
     ]
     sweep_specs = [
-        RunSpec(name, paths[name], m, leverage(c), pop, impact=impact, config_text=config_text)
+        RunSpec(
+            name,
+            paths[name],
+            m,
+            leverage(c),
+            pop,
+            impact=impact,
+            mark_follows_fills=mark_follows_fills,
+            config_text=config_text,
+        )
         for name in sweep_scenarios
         for m in models
         for c in caps
@@ -167,7 +189,8 @@ def stress(
         f"leverage caps {', '.join(f'{c:g}×' for c in caps)} on {', '.join(sweep_scenarios)}.",
         f"Population: {pop.accounts} directional accounts, {pop.market_makers} market makers and a liquidity account, "
         f"seed {pop.seed}, open interest ≈ ${pop.open_interest_usd:,.0f}, {pop.members} clearing members. "
-        f"Price impact {'on' if impact else 'off'}.",
+        f"Price impact {'on' if impact else 'off'}"
+        + (", the mark following liquidation fills." if impact and mark_follows_fills else "."),
         "Layers: trader = the liquidated accounts' own collateral; the rest is the deficit as each loss model "
         "allocates it (docs/liquidation.md). Cover-n compares the prefunded default resources with the n largest "
         "members' exposures beyond their own capital.",

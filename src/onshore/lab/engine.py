@@ -7,10 +7,13 @@ by one, in account-id order, with the *same* functions the Venue uses
 maintenance, the ADL ranking, the pro-rata splits) and the same stages and loss layers
 (:mod:`onshore.venue.liquidation`). The book is replaced by a liquidity account that
 takes liquidation flow: at the mark when price impact is off, or along a linear depth
-curve (``depth_lots_per_tick`` lots at each tick away from the mark) when it is on, in
-which case the liquidations move the mark and the cascade iterates to a fixed point
-within the step. A test holds the engine and the event-driven Venue to the same numbers
-with impact off.
+curve when it is on — a book laid at each step's price, ``depth_lots_per_tick`` lots at
+each tick, what the step's liquidations took staying taken. The mark is the step's price,
+as the Venue's median mark keeps it (``mark_follows_fills`` moves it to each last fill
+instead: a harsher model with no Venue counterpart); the cascade iterates to a fixed point
+within the step. Tests hold the engine and the event-driven Venue to the same numbers to
+the micro-dollar with impact off and with impact on against a Venue whose book is the
+depth curve, and within one tick when that book has two sides (docs/lab.md).
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Policy:
     market_protection_ppb: int = 20_000_000
     impact: bool = False
     depth_lots_per_tick: int = 50
+    mark_follows_fills: bool = False  # with impact: the mark moves to each last fill (harsher than the Venue)
     max_order_lots: int = 5_000
 
 
@@ -156,6 +160,8 @@ class Engine:
         self.mark = population.entry_ticks
         self.prev_mark = population.entry_ticks  # the mark before the current step (the Venue: before the command)
         self.step = 0
+        self.path_price = population.entry_ticks  # where this step's depth curve starts
+        self.consumed = {True: 0, False: 0}  # lots taken from the curve this step: sells (bids), buys (asks)
 
     # ------------------------------------------------------------------ measuring
     def equity_all(self) -> np.ndarray:
@@ -187,7 +193,8 @@ class Engine:
         for step, price in enumerate(path_ticks.tolist()):
             self.step = step
             self.prev_mark = self.mark
-            self.mark = int(price)
+            self.mark = self.path_price = int(price)
+            self.consumed = {True: 0, False: 0}  # the curve is laid afresh at each step (transient impact)
             any_liquidation = False
             for _round in range(10_000):
                 candidates = self.below_maintenance()
@@ -284,24 +291,34 @@ class Engine:
             self.insurance_fund += fee
         self.liquidated_notional += notional
         self.liquidations.append(Liquidated(self.step, self.ids[i], p.segment_name(i), filled, limit, stage))
-        if self.policy.impact:
-            last = fills[-1][0]
-            self.mark = last
+        if self.policy.impact and self.policy.mark_follows_fills:
+            self.mark = fills[-1][0]
         return filled
 
     def _walk(self, lots: int, limit: int, sell: bool) -> list[tuple[int, int]]:
-        """Fills along the depth curve: ``depth_lots_per_tick`` lots at each tick from the mark."""
+        """Fills along the depth curve: ``depth_lots_per_tick`` lots at each tick from the step's price.
+
+        The curve is a book laid at the step's path price: bids at ``P, P − 1, …`` for sells,
+        asks at ``P, P + 1, …`` for buys, ``depth`` lots each. What earlier liquidations of the
+        step took stays taken, so the ``n``-th lot sold in a step fills at
+        ``P − ⌊(n − 1) / depth⌋`` whatever the order sizes (the kernel's fixed point counts the
+        same way).
+        """
         depth = self.policy.depth_lots_per_tick
         out: list[tuple[int, int]] = []
-        price = self.mark
+        taken = self.consumed[sell]
+        step = -1 if sell else 1
         left = lots
         while left > 0:
-            if (sell and price < limit) or (not sell and price > limit):
+            level, used = divmod(taken, depth)
+            price = self.path_price + step * level
+            if price <= 0 or (sell and price < limit) or (not sell and price > limit):
                 break
-            q = min(left, depth)
+            q = min(left, depth - used)
             out.append((price, q))
             left -= q
-            price += -1 if sell else 1
+            taken += q
+        self.consumed[sell] = taken
         return out
 
     def _transfer(self, i: int, j: int, lots: int, price: int) -> None:

@@ -44,6 +44,7 @@ class RunSpec:
     leverage_cap: int | None  # hundredths; None: the segments' own caps
     population: PopulationSpec
     impact: bool = False
+    mark_follows_fills: bool = False  # with impact: the harsher model, no Venue counterpart (docs/lab.md)
     insurance_fund_micros: int = 0
     config_text: str | None = None
     market: str = "BTC-PERP"
@@ -124,6 +125,7 @@ def execute(spec: RunSpec) -> RunSummary:
         price_band_ppb=market.price_band_ppb,
         market_protection_ppb=market.market_protection_ppb,
         impact=spec.impact,
+        mark_follows_fills=spec.mark_follows_fills,
         max_order_lots=market.max_order_lots,
     )
     result = run_scenario(population, market, policy, path)
