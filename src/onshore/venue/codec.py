@@ -64,13 +64,18 @@ class GridCodec:
 
 
 def fmt_money(amount_micros: int) -> str:
-    """USD decimal string of micro-dollars: the shortest exact form (``1500000 -> "1.5"``)."""
+    """USD decimal string of micro-dollars: the shortest exact form (``1500000 -> "1.5"``).
+
+    Written with plain integer and string operations, which compile to direct calls (a
+    format specification goes through the generic formatter): two fees are formatted per trade.
+    """
     if amount_micros < 0:
         return "-" + fmt_money(-amount_micros)
-    whole, frac = divmod(amount_micros, 1_000_000)
+    whole = amount_micros // 1_000_000
+    frac = amount_micros - whole * 1_000_000
     if frac == 0:
         return str(whole)
-    return f"{whole}.{frac:06d}".rstrip("0")
+    return str(whole) + "." + str(frac + 1_000_000)[1:].rstrip("0")
 
 
 def fmt_rate(rate_ppb: int) -> str:

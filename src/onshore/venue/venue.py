@@ -58,7 +58,7 @@ from onshore.core import commands as c
 from onshore.core import events as e
 from onshore.core.reasons import Cancel, Reject
 from onshore.core.spec import LEVERAGE_SCALE, IndexSpec, MarketSpec, VenueConfig
-from onshore.core.units import PPB, OffGridError, div_ceil, div_floor
+from onshore.core.units import PPB, OffGridError, div_floor
 from onshore.pricing.funding import distribute_funding, funding_rate_for, premium_ppb
 from onshore.pricing.impact import impact_ask_ticks, impact_bid_ticks
 from onshore.pricing.index import index_price_for
@@ -1390,8 +1390,8 @@ class Venue:
     def _fee(notional_micros: int, rate_ppb: int) -> int:
         """A fee owed rounds up; a rebate (negative rate) rounds down in magnitude."""
         if rate_ppb >= 0:
-            return div_ceil(notional_micros * rate_ppb, PPB)
-        return -div_floor(notional_micros * -rate_ppb, PPB)
+            return -((-notional_micros * rate_ppb) // PPB)  # ceiling
+        return -((notional_micros * -rate_ppb) // PPB)  # a rebate: −⌊N·|r|⌋, rounded down in magnitude
 
     def _settle_fill(self, market: Market, account: Account, h: Holding, signed_qty: int, price: int, fee: int) -> None:
         """Book one side of a fill: isolated margin, realized PnL and the fee, all through the ledger."""
