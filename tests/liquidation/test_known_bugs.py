@@ -323,7 +323,6 @@ def test_a_restored_venue_answers_like_the_original() -> None:
         assert twin.state_hash() == r.venue.state_hash()
 
 
-@pytest.mark.xfail(strict=True, reason="DOUBT: ADL winners pay up to |q|·K − 1 micro-dollars more than the deficit")
 def test_adl_winners_pay_more_than_the_deficit() -> None:
     """BitMEX's queue with the short's cash at 100.001: its deficit at 660 is 19.999 USD.
 

@@ -362,6 +362,7 @@ class CrashMachine(RuleBasedStateMachine):
         liquidated: set[str] = set()
         layers: dict[str, int] = {}
         fee_bound = 0
+        crumbs = 0
         mark = dict(marks)
         for ev in events:
             kind = ev["type"]
@@ -397,6 +398,8 @@ class CrashMachine(RuleBasedStateMachine):
                 layer, amount = ev["layer"], usd(ev["amount"])
                 assert amount > 0, ev
                 layers[layer] = layers.get(layer, 0) + amount
+                if layer == "adl" and ev.get("account") is None:
+                    crumbs += amount  # the remainder below one tick-lot, paid by the rounding account
                 self._check_payer(ev, liquidated)
                 if layer == "vm_haircut":
                     assert ev["account"] not in liquidated, "a haircut on the liquidated account itself"
@@ -421,7 +424,7 @@ class CrashMachine(RuleBasedStateMachine):
             "clearing_house_capital", 0
         )
         received = sum(venue.ledger.cash(a) - models[a].cash for a in liquidated)
-        money = sum(layers.get(layer, 0) for layer in MONEY_LAYERS) + layers.get("vm_haircut", 0)
+        money = sum(layers.get(layer, 0) for layer in MONEY_LAYERS) + layers.get("vm_haircut", 0) + crumbs
         assert received == money - fees, f"liquidated accounts received {received}, layers paid {money}, fees {fees}"
 
         # ---- the state document agrees with the events
@@ -459,6 +462,8 @@ class CrashMachine(RuleBasedStateMachine):
             assert ev["member"] in venue.members and ev.get("account") is None
         elif layer in ("clearing_house_capital", "insurance_fund"):
             assert ev.get("account") is None and ev.get("member") is None
+        elif layer == "adl" and ev.get("account") is None:  # the sub-tick-lot remainder, from the rounding account
+            assert ev.get("member") is None and usd(ev["amount"]) < K, ev
         else:
             assert layer in ("vm_haircut", "adl") and ev["account"] in venue.accounts, ev
 
@@ -480,7 +485,7 @@ class CrashMachine(RuleBasedStateMachine):
                 assert current is not None
                 price = _ticks(ev["market"], ev["price"])
                 pending[ev["account"]] = abs(price - current) * int(ev["qty"]) * K
-            elif ev["type"] == "loss_absorbed" and ev["layer"] == "adl":
+            elif ev["type"] == "loss_absorbed" and ev["layer"] == "adl" and ev.get("account") is not None:
                 assert usd(ev["amount"]) == pending.pop(ev["account"]), ev
 
     def teardown(self) -> None:

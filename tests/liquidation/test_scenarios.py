@@ -390,12 +390,12 @@ def test_the_same_crash_under_both_loss_models_attributes_differently_but_totals
     US clearing: trader 1,999.999999; member 500, its default fund 300, the clearing house
     1,000, the other members 600 + 600, the haircut 1,000.000001 (above).
 
-    Offshore: the fund pays its 1,500; the whale's remaining equity is −2,500.000001, its
-    bankruptcy price 59,000 − ⌊−2,500,000,001 / 100,000⌋ ticks = 590,000 + 25,001 = 615,001
-    (61,500.1): s1 and s2 are closed there, losing (61,500.1 − 59,000) × 0.01 = 25.001 a lot
-    against the mark: 100 lots, 2,500.1 — 0.099999 more than the deficit, which the whale
-    keeps, so its ``trader`` line is 1,999.9 (the bankruptcy price's rounding: see
-    test_known_bugs.test_adl_winners_pay_more_than_the_deficit). Both total 6,000.
+    Offshore: the fund pays its 1,500; the whale's remaining equity is −2,500.000001: 2,500,000
+    whole tick-lots over 100 lots, 25,000 ticks each, so s1 and s2 are closed at 61,500.0 and
+    lose (61,500 − 59,000) × 0.01 = 25 a lot against the mark, 2,500 in all; the last
+    micro-dollar, below one tick-lot, comes from the ``rounding`` account (an ``adl`` line with
+    no account). The winners never pay more than the deficit, and the whale ends at exactly
+    zero: its ``trader`` line is its whole 1,999.999999. Both total 6,000.
     """
     us = _waterfall()
     us_events = us.index("59000")
@@ -405,7 +405,7 @@ def test_the_same_crash_under_both_loss_models_attributes_differently_but_totals
     us_layers = us.attribution()
     off_layers = offshore.attribution()
     assert us_layers["trader"] == usd("1999.999999")
-    assert off_layers["trader"] == usd("1999.9")  # it keeps the 0.099999 the winners overpaid
+    assert off_layers["trader"] == usd("1999.999999")
     assert {k for k, v in us_layers.items() if v} == {
         "trader",
         "member_capital",
@@ -417,11 +417,16 @@ def test_the_same_crash_under_both_loss_models_attributes_differently_but_totals
     }
     assert {k for k, v in off_layers.items() if v} == {"trader", "insurance_fund", "adl"}
     assert off_layers["insurance_fund"] == usd("1500")
-    assert off_layers["adl"] == usd("2500.1")
+    assert off_layers["adl"] == usd("2500.000001")
+    adl_lines = absorbed(off_events, "adl")
+    assert sorted(adl_lines, key=str) == sorted(
+        [("adl", usd("1500"), "s1"), ("adl", usd("1000"), "s2"), ("adl", 1, None)], key=str
+    )
+    assert {ev["price"] for ev in of_type(off_events, "auto_deleverage")} == {"61500"}
     assert sum(us_layers.values()) == sum(off_layers.values()) == usd("6000")
     adl = {ev["account"]: ev["qty"] for ev in of_type(off_events, "auto_deleverage")}
     assert adl == {"s1": "60", "s2": "40"}
-    assert offshore.equity("whale") == usd("0.099999")  # what the winners overpaid stays with the bankrupt account
+    assert offshore.equity("whale") == 0
     assert not of_type(off_events, "member_default") and of_type(us_events, "member_default")
 
 
@@ -478,8 +483,8 @@ def test_no_liquidation_while_the_index_is_stale() -> None:
 def test_no_liquidation_in_a_halted_market() -> None:
     """BTC-PERP is halted; alice (10 lots, 150 USD) is under water at 63,700, 50 lots bid at 63,600.
 
-    Nothing moves while the market is halted; when it reopens, the next mark change
-    liquidates her through the book.
+    Nothing moves while the market is halted; when it reopens she is liquidated through
+    the book at once, without waiting for the mark to move.
     """
     r = _cast()
     _alice_long_10_at_65k(r, "150")
@@ -487,8 +492,7 @@ def test_no_liquidation_in_a_halted_market() -> None:
     r.apply(c.SetMarketState(ts=r.ts, market="BTC-PERP", state="halted"))
     events = r.index("63700")
     assert not of_type(events, "trade", "liquidation") and r.qty("alice") == 10
-    r.apply(c.SetMarketState(ts=r.ts, market="BTC-PERP", state="open"))
-    events = r.index("63699.9")
+    events = r.apply(c.SetMarketState(ts=r.ts, market="BTC-PERP", state="open"))
     assert _stages(events) == [("alice", "full", "10", "63500")]  # 65,000 − 150 / 0.1, whatever the mark
     assert _trades(events) == [("alice", "mm", "10", "63600")]
 

@@ -700,7 +700,9 @@ class ReferenceClearing:
             self.finish_isolated_episode()  # the account's own loss is tallied as its episode ends
             return
         if ev.layer == "adl":
-            return  # what deleveraging cost a winner: no money moves
+            if ev.account is None:  # the remainder below one tick-lot, from the rounding account
+                self.move(("system", "rounding"), self.deficit_payer(), amount)
+            return  # otherwise what deleveraging cost a winner: the trade moved the money
         payer = self.deficit_payer()
         if ev.layer == "insurance_fund":
             self.move(("system", "insurance_fund"), payer, amount)

@@ -74,9 +74,6 @@ KNOWN_BUGS = frozenset(
     {
         "isolated-orders-unreserved",
         "reduce-only-bankruptcy",
-        "stale-to-fresh-no-liquidation",
-        "reduce-only-not-trimmed-after-transfer",
-        "adl-at-absurd-prices",
     }
 )
 RESERVE_ISOLATED_ORDERS = "isolated-orders-unreserved" not in KNOWN_BUGS

@@ -155,7 +155,6 @@ def test_funding_of_an_isolated_position_comes_from_its_isolated_margin() -> Non
     assert float(alice["positions"]["BTC-PERP"]["isolated_margin"]) == pytest.approx(650 - paid, abs=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="stale-to-fresh-no-liquidation: a resumed market runs no liquidation pass")
 def test_an_account_below_maintenance_is_liquidated_when_its_market_resumes() -> None:
     """While a market's index is stale its accounts are not liquidated (docs/liquidation.md); when the
     index is fresh again they must be checked, even if the mark did not move.
@@ -201,7 +200,6 @@ def test_rejection_details_show_prices_not_ticks() -> None:
     assert "700000" not in detail and "70000" in detail, detail
 
 
-@pytest.mark.xfail(strict=True, reason="stale-to-fresh-no-liquidation: a reopened market runs no liquidation pass")
 def test_an_account_below_maintenance_is_liquidated_when_its_market_reopens() -> None:
     """The halt variant: no liquidation while a market is halted; on reopening, nobody looks.
 
@@ -221,7 +219,6 @@ def test_an_account_below_maintenance_is_liquidated_when_its_market_reopens() ->
     assert any(isinstance(ev, e.Liquidation) for ev in events) or not alice["positions"], alice
 
 
-@pytest.mark.xfail(strict=True, reason="reduce-only-not-trimmed-after-transfer: ADL leaves reduce-only orders open")
 def test_reduce_only_orders_are_trimmed_when_a_liquidation_moves_the_position() -> None:
     """docs/clearing.md: reduce-only orders that would now exceed the position are cancelled.
 
@@ -244,9 +241,6 @@ def test_reduce_only_orders_are_trimmed_when_a_liquidation_moves_the_position() 
     assert not [o for o in bob["open_orders"] if o["reduce_only"]], bob["open_orders"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="adl-at-absurd-prices: the remainder of a market-stage close is deleveraged far off the mark"
-)
 def test_auto_deleveraging_trades_near_the_mark_and_spares_a_recovered_account() -> None:
     """Offshore, empty insurance fund. alice (50×, 1400) is short 100 @ 65000 to bob; mm-1 asks
     99 @ 65000.1. The index gaps to 68900: alice is under water, the market stage buys back 99

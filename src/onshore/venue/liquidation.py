@@ -39,10 +39,12 @@ from onshore.clearing.ledger import (
     ISOLATED,
     MEMBER_CAPITAL,
     MEMBER_DEFAULT_FUND,
+    ROUNDING,
     SYSTEM,
     VARIATION_SETTLEMENT,
 )
 from onshore.clearing.liquidation import (
+    adl_prices,
     adl_score,
     bankruptcy_price,
     capped_pro_rata,
@@ -307,6 +309,7 @@ def _transfer_position(
 ) -> None:
     """Move ``lots`` from one holding to another at ``price`` outside the book (no fees), as a trade."""
     name = market.spec.name
+    touched: list[tuple[Account, Holding]] = []
     for account, signed in ((seller, -lots), (buyer, lots)):
         h = account.holdings.get(name)
         if h is None:
@@ -321,6 +324,8 @@ def _transfer_position(
         if realized:
             venue.ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, kind, key, realized)
         venue._dirty.add(account.account_id)
+        if h.ro_buy_lots or h.ro_sell_lots:
+            touched.append((account, h))
     venue.liquidation_trades += 1
     venue._emit(
         e.Trade,
@@ -337,6 +342,8 @@ def _transfer_position(
         maker_fee="0",
         taker_fee="0",
     )
+    if touched:  # as after a fill in the book: reduce-only orders may not outgrow the new position
+        venue._trim_reduce_only(market, touched, ts)
 
 
 def _transfer(
@@ -406,7 +413,14 @@ def _lots_backstop_can_carry(venue: Venue, backstop: Account, market: Market, mo
 
 
 def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Holding, ts: int) -> None:
-    """Close the whole position: the book beyond bankruptcy within the layers' capacity, then the layers."""
+    """The book beyond bankruptcy within the layers' capacity; then, if still under, the layers and the other side.
+
+    When the book takes part of the position the caller looks again: an account the ``market``
+    stage brought back above maintenance (the book filled better than the mark) keeps the
+    rest, as there is no loss to allocate and nobody to deleverage. Only when the book takes
+    nothing more do the money layers pay the deficit and is the rest closed against the
+    opposite positions (auto-deleveraging, or the haircut and tear-up).
+    """
     k = market.k
     mark = market.mark or 0
     qty = h.qty
@@ -422,6 +436,8 @@ def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Ho
             if filled < min(left, market.spec.max_order_lots):
                 break
             left = abs(h.qty)
+    if h.qty and h.qty != qty:
+        return  # the book took part: look again (the account may be back above maintenance)
     _cover_deficit(venue, episode, ts)
     if h.qty:
         if venue.config.clearing.loss_model == OFFSHORE:
@@ -552,13 +568,22 @@ def _opposite_holders(venue: Venue, market: Market, liquidated: Account) -> list
 
 
 def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) -> None:
-    """Offshore: close the rest against opposite positions at the bankruptcy price, by ranking."""
+    """Offshore: close the rest against ranked opposite positions at the bankruptcy price.
+
+    Reached only once the insurance fund has paid what it could, so the account's equity is
+    zero (the fund covered it: the closes are at the mark and cost nobody anything) or
+    negative (the fund is exhausted: the winners pay the deficit by closing beyond the mark,
+    in whole tick-lots, never more than the deficit; :func:`onshore.clearing.liquidation.adl_prices`).
+    The remainder below one tick-lot is paid by the ``rounding`` account and recorded in the
+    ``adl`` layer with no account, so the layer adds up to the deficit exactly. An account that still has
+    equity keeps it: the closes are at the mark, never at a "bankruptcy price" on the far
+    side of it, which for a small remainder can lie anywhere, negative prices included.
+    """
     account = episode.account
     name = market.spec.name
     h = account.holdings[name]
     mark = market.mark or 0
     k = market.k
-    bankrupt = bankruptcy_price(h.qty, _equity(venue, episode), mark, k)
     holders = _opposite_holders(venue, market, account)
     sizes = [(a.account_id, abs(hh.qty)) for a, hh in holders]
     if venue.config.clearing.adl_ranking == "pro_rata":
@@ -571,10 +596,10 @@ def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) ->
                 (a.account_id, adl_score(upnl, hh.cost, abs(hh.qty) * mark * k, venue.equity(a)), abs(hh.qty))
             )
         plan = take_in_order(rank_for_adl(scored), abs(h.qty))
-    for other_id, lots in plan:
+    deficit = max(0, -_equity(venue, episode))
+    for other_id, lots, price in adl_prices(plan, deficit, mark, k, h.qty > 0):
         other = venue.accounts[other_id]
-        loss = abs(bankrupt - mark) * lots * k if (bankrupt - mark) * (1 if h.qty > 0 else -1) > 0 else 0
-        _transfer(venue, market, account, other, lots, bankrupt, ts, "a")
+        _transfer(venue, market, account, other, lots, price, ts, "a")
         venue._emit(
             e.AutoDeleverage,
             ts,
@@ -582,7 +607,7 @@ def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) ->
             counterparty=account.account_id,
             market=name,
             qty=market.qty.format(lots),
-            price=market.price.format(bankrupt),
+            price=market.price.format(price),
         )
         venue._emit(
             e.Liquidation,
@@ -590,11 +615,17 @@ def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) ->
             account=account.account_id,
             market=name,
             qty=market.qty.format(lots),
-            price=market.price.format(bankrupt),
+            price=market.price.format(price),
             stage="adl",
         )
+        loss = abs(price - mark) * lots * k
         if loss:
             _record(venue, episode, "adl", loss, ts, account=other_id)
+    crumb = -_equity(venue, episode)
+    if deficit and 0 < crumb < k:  # less than one tick-lot the prices cannot carry: the rounding account pays it
+        dst_kind, dst = _payer(episode)
+        venue.ledger.transfer(SYSTEM, ROUNDING, dst_kind, dst, crumb)
+        _record(venue, episode, "adl", crumb, ts)
 
 
 def _haircut_and_tear_up(venue: Venue, episode: Episode, market: Market, ts: int) -> None:

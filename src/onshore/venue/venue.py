@@ -1514,6 +1514,8 @@ class Venue:
         market = self._market(cmd.market)
         if cmd.state not in MARKET_STATES:
             raise Rejection(Reject.INVALID_STATE, f"state must be one of {', '.join(MARKET_STATES)}")
+        if market.book.state == HALTED and cmd.state != HALTED:
+            self._marks_moved = True  # reopened: accounts that went under during the halt are looked at now
         events = market.book.set_state(cmd.state)
         assert type(events[0]) is StateChanged
         self._emit(e.MarketStateChanged, cmd.ts, market=market.spec.name, state=market.book.state)
@@ -1571,6 +1573,8 @@ class Venue:
         )
         for market, ticks in converted:
             market.index_ticks = ticks
+            if market.index_stale:  # resumed: accounts that went under while it was paused are looked at now
+                self._marks_moved = True
             market.index_stale = False
             self._refresh_mark(market, cmd.ts, full=True)
 
