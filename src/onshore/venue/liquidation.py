@@ -63,6 +63,18 @@ if TYPE_CHECKING:
     from onshore.venue.venue import Market, Venue
 
 OFFSHORE = "offshore"
+HOUSE_PREFIX = "@"  # account ids the venue keeps for itself: a customer cannot open one
+FUND_HOUSE = "@insurance_fund"  # offshore: the positions the insurance fund took over
+HOUSE_SEGMENT = "institutional"
+
+
+def is_house(account_id: str) -> bool:
+    """Whether the account carries positions taken over by the insurance fund or a clearing member.
+
+    A house account has no maintenance margin of its own: the fund (offshore) or its member
+    (US clearing) stands behind it, so it is liquidated only when its equity is negative.
+    """
+    return account_id.startswith(HOUSE_PREFIX)
 
 
 class Episode:
@@ -83,7 +95,9 @@ def cross_equity(venue: Venue, account: Account) -> int:
 
 
 def cross_maintenance(venue: Venue, account: Account, skip: str | None = None) -> int:
-    """Σ maintenance margin of the account's cross positions at their marks."""
+    """Σ maintenance margin of the account's cross positions at their marks (none for a house account)."""
+    if is_house(account.account_id):
+        return 0
     total = 0
     for name, h in account.holdings.items():
         if h.qty and h.mode is not ISOLATED_MODE and name != skip:
@@ -225,6 +239,8 @@ def _run(venue: Venue, episode: Episode, ts: int) -> None:
             continue
         _close_with_loss_model(venue, episode, market, h, ts)
         if h.qty == before:
+            if is_house(episode.account.account_id) and _equity(venue, episode) >= 0:
+                return  # the layers made the house whole: it carries the position on
             raise AssertionError(f"liquidation of {episode.account.account_id} made no progress in {name}")
 
 
@@ -418,8 +434,10 @@ def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Ho
     When the book takes part of the position the caller looks again: an account the ``market``
     stage brought back above maintenance (the book filled better than the mark) keeps the
     rest, as there is no loss to allocate and nobody to deleverage. Only when the book takes
-    nothing more do the money layers pay the deficit and is the rest closed against the
-    opposite positions (auto-deleveraging, or the haircut and tear-up).
+    nothing more do the money layers pay the deficit. If that leaves no loss to allocate,
+    the rest is taken over by the insurance fund (offshore) or the account's clearing member
+    (US clearing) when they can carry it (:func:`_take_over`); only otherwise is it closed
+    against the opposite positions (auto-deleveraging, or the haircut and tear-up).
     """
     k = market.k
     mark = market.mark or 0
@@ -439,11 +457,93 @@ def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Ho
     if h.qty and h.qty != qty:
         return  # the book took part: look again (the account may be back above maintenance)
     _cover_deficit(venue, episode, ts)
-    if h.qty:
-        if venue.config.clearing.loss_model == OFFSHORE:
-            _auto_deleverage(venue, episode, market, ts)
-        else:
-            _haircut_and_tear_up(venue, episode, market, ts)
+    if not h.qty:
+        return
+    no_loss_left = _equity(venue, episode) >= 0  # then the fund or the member takes the position (a house keeps it)
+    if no_loss_left and (is_house(episode.account.account_id) or _take_over(venue, episode, market, h, ts)):
+        return
+    if venue.config.clearing.loss_model == OFFSHORE:
+        _auto_deleverage(venue, episode, market, ts)
+    else:
+        _haircut_and_tear_up(venue, episode, market, ts)
+
+
+# ============================================================================ takeover
+def _take_over(venue: Venue, episode: Episode, market: Market, h: Holding, ts: int) -> bool:
+    """Give a position nobody in the book will take, with no loss left to allocate, to the fund or the member.
+
+    Offshore: the insurance fund takes it at the bankruptcy price — the account's remaining
+    equity goes with it, as at the large offshore venues — as long as the fund's net position
+    in the market stays within its balance (Binance's cap: the fund's net notional at most
+    100 % of the fund). The price is never beyond market protection from the mark; what
+    equity that leaves, and the part below one tick-lot, stays with the account.
+    US clearing: the account's clearing member takes it into its house account at the mark
+    (the customer keeps what it has), if the member has not defaulted and its capital covers
+    the maintenance margin of its house positions afterwards.
+    False (nothing moved) if neither can: the loss model's last stage closes it then.
+    """
+    account = episode.account
+    name = market.spec.name
+    mark = market.mark or 0
+    k = market.k
+    offshore = venue.config.clearing.loss_model == OFFSHORE
+    if not offshore and account.member in venue.defaulted_members:
+        return False
+    house_id = FUND_HOUSE if offshore else HOUSE_PREFIX + account.member
+    house = venue.accounts.get(house_id)
+    held = house.holdings.get(name) if house is not None else None
+    carried = (held.qty if held is not None else 0) + h.qty
+    if offshore:
+        if abs(carried) * mark * k > venue.ledger.system(INSURANCE_FUND):
+            return False
+    else:
+        need = market.tiers.maintenance(abs(carried) * mark * k)
+        if house is not None:
+            need += sum(
+                venue.markets[n].tiers.maintenance(abs(hh.qty) * (venue.markets[n].mark or 0) * venue.markets[n].k)
+                for n, hh in house.holdings.items()
+                if hh.qty and n != name
+            )
+        if venue.ledger.balance(MEMBER_CAPITAL, account.member) < need:
+            return False
+    if house is None:
+        house = _open_house(venue, house_id, account.member, ts)
+    lots = abs(h.qty)
+    fills = [(house_id, lots, mark)]
+    if offshore:
+        protection = market.book.protection_limit(SELL if h.qty > 0 else BUY)
+        room = abs(mark - protection) if protection is not None else 0
+        equity = min(max(0, _equity(venue, episode)), room * lots * k)
+        fills = adl_prices([(house_id, lots)], equity, mark, k, h.qty < 0)
+    for _, qty, price in fills:
+        _transfer(venue, market, account, house, qty, price, ts, "o")
+        venue._emit(
+            e.Liquidation,
+            ts,
+            account=account.account_id,
+            market=name,
+            qty=market.qty.format(qty),
+            price=market.price.format(price),
+            stage="takeover",
+        )
+    return True
+
+
+def _open_house(venue: Venue, house_id: str, member_id: str, ts: int) -> Account:
+    """Open the house account that carries taken-over positions (an ``account_opened`` event).
+
+    It is carried under ``member_id`` (offshore: the member of the first account the fund
+    took a position from; the fund, not the member, stands behind it) but is not one of the
+    member's customer accounts, so the segregation statement leaves it out.
+    """
+    segments = venue.config.segments
+    segment = HOUSE_SEGMENT if HOUSE_SEGMENT in segments else sorted(segments)[0]
+    customer = venue._customer_for(segment)
+    member = venue.members[member_id]
+    venue._create_account(house_id, member, segment, house_id, customer)
+    member.accounts.remove(house_id)  # the member's own (or the fund's), not a customer's: out of segregation
+    venue._emit_account_opened(ts, house_id, member_id, segment, house_id, customer, [])
+    return venue.accounts[house_id]
 
 
 # ============================================================================ money layers
@@ -535,7 +635,7 @@ def _attribute_trader(venue: Venue, episode: Episode, end_equity: int, ts: int) 
     reported as ``uncovered`` (a ``loss_uncovered`` event), never hidden in a layer.
     """
     consumed = episode.start_equity - max(0, end_equity)
-    if consumed > 0:
+    if consumed > 0 and not is_house(episode.account.account_id):  # a house's equity was a trader's, counted then
         _record(venue, episode, "trader", consumed, ts, account=episode.account.account_id)
     if end_equity < 0:
         venue.uncovered_loss += -end_equity
