@@ -15,9 +15,13 @@ An account whose equity falls below maintenance margin is liquidated in named st
    fund; US clearing: the member's capital (a member that cannot pay defaults), its
    default-fund contribution, the clearing house's capital, the other members'
    contributions pro rata, assessments capped at a multiple of their contribution;
-6. what is still open is closed against the other side — offshore: auto-deleveraging of
-   the ranked opposite positions at the bankruptcy price (``adl``); US clearing: a haircut
-   on the other side's variation-margin gains, then tear-up at the mark (``tear_up``).
+6. ``takeover``: what is still open with no loss left to allocate is carried by the
+   insurance fund (offshore, at the bankruptcy price, within the fund's balance) or the
+   account's clearing member (US clearing, at the mark) in a house account (id ``@…``);
+7. only what they cannot carry is closed against the other side — offshore:
+   auto-deleveraging of the ranked opposite positions at the bankruptcy price of the lots
+   left (``adl``); US clearing: a haircut on the other side's variation-margin gains if a
+   deficit is left, then tear-up at the mark (``tear_up``).
 
 Every amount absorbed is a ``loss_absorbed`` event naming its layer; the state document
 totals them by layer and by the segment of the account where the loss started. A loss
