@@ -15,7 +15,7 @@ Measured (CPU time of this process, wall time beside it):
 
 * **detect** — finding the candidates: on a second copy restored from the same bytes, the
   index update's mark change is applied by the Venue's own handler (``_index_update``, no
-  liquidation pass), then the detection alone is timed: ``_refresh_triggers(True)`` and
+  liquidation pass), then the detection alone is timed: ``_refresh_triggers()`` and
   ``_pop_candidates()`` (the per-market trigger heaps), plus the exact equity-vs-maintenance
   check of each candidate (``is_below_maintenance``). The engine does not expose the split,
   so this is how detection is isolated.
@@ -244,7 +244,7 @@ def main() -> int:
     assert probe.markets[MARKET].mark == CRASH_TICKS, probe.markets[MARKET].mark
     gc.collect()
     d_wall, d0 = time.perf_counter(), time.process_time()
-    probe._refresh_triggers(True)
+    probe._refresh_triggers()
     candidates = probe._pop_candidates()
     below = {aid for aid in candidates if is_below_maintenance(probe, probe.accounts[aid])}
     detect_s, detect_wall_s = time.process_time() - d0, time.perf_counter() - d_wall

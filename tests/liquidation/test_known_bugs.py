@@ -323,7 +323,6 @@ def test_a_restored_venue_answers_like_the_original() -> None:
         assert twin.state_hash() == r.venue.state_hash()
 
 
-@pytest.mark.xfail(strict=True, reason="DOUBT: ADL winners pay up to |q|·K − 1 micro-dollars more than the deficit")
 def test_adl_winners_pay_more_than_the_deficit() -> None:
     """BitMEX's queue with the short's cash at 100.001: its deficit at 660 is 19.999 USD.
 
@@ -332,6 +331,8 @@ def test_adl_winners_pay_more_than_the_deficit() -> None:
     — 0.001 more than the deficit, which the bankrupt account keeps as cash. The rounding
     goes in the bankrupt trader's favour and against the deleveraged winners, and
     Σ layers − trader ≠ Σ deficits by that residue. Expected: the winners pay 19.999.
+    Fixed: the winners pay ⌊D / K⌋ whole tick-lots, 19 lots at 650.00 and one at 650.01
+    (``adl_prices``); a remainder below one tick-lot would come from the ``rounding`` account.
     """
     r = bitmex_venue()
     r.deposit("short", "0.001")
@@ -356,29 +357,43 @@ def _short_at_66350(config: str | None) -> tuple[Run, list[dict[str, object]]]:
     return r, r.index("66350")
 
 
-@pytest.mark.xfail(strict=True, reason="DOUBT: offshore ADL runs while the insurance fund still has money")
 def test_offshore_adl_waits_for_the_insurance_fund_to_be_exhausted() -> None:
     """Offshore, insurance fund 1,000,000. alice still has 65 USD of equity; the book is empty.
 
-    docs: "if the fund is exhausted, auto-deleveraging closes opposite positions". Here bob is
+    docs: "if the fund is exhausted, auto-deleveraging closes opposite positions". bob was
     deleveraged at once, at alice's bankruptcy price 67,000 — above the mark, so bob also
-    receives alice's remaining 65 USD, which BitMEX-style engines would pass to the fund.
+    received alice's remaining 65 USD. Fixed: the insurance fund takes the position over at
+    the bankruptcy price (its net notional, 6,635, is within its balance), as the large
+    offshore venues do: alice's 65 goes with the position to the fund's house account
+    ``@insurance_fund``, and bob keeps his long.
     """
-    _r, events = _short_at_66350('[clearing]\nloss_model = "offshore"\ninsurance_fund = "1000000"\n')
+    r, events = _short_at_66350('[clearing]\nloss_model = "offshore"\ninsurance_fund = "1000000"\n')
     assert not of_type(events, "auto_deleverage")
+    assert [(s["account"], s["stage"], s["qty"], s["price"]) for s in of_type(events, "liquidation")] == [
+        ("alice", "takeover", "10", "67000")
+    ]
+    assert r.qty("alice") == 0 and r.equity("alice") == 0
+    assert r.qty("@insurance_fund") == -10 and r.equity("@insurance_fund") == usd("65")
+    assert r.qty("bob") == 10
+    assert absorbed(events) == [("trader", usd("65"), "alice")]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="DOUBT: US clearing tears up an opposite customer's position with no loss to cover"
-)
 def test_us_clearing_tears_up_only_after_a_deficit() -> None:
-    """US clearing, the same: alice's 10 lots are torn up against bob at the mark, though nothing was lost.
+    """US clearing, the same: alice's 10 lots were torn up against bob at the mark, though nothing was lost.
 
     Tear-up is the waterfall's last resort (after the VM haircut); with positive equity and
-    an empty book there is no loss to allocate, yet bob's position is closed.
+    an empty book there is no loss to allocate, yet bob's position was closed. Fixed: her
+    clearing member takes the position into its house account ``@fcm-1`` at the mark (an FCM
+    carries its customers' positions at the clearing house); alice keeps her 65 USD.
     """
-    _r, events = _short_at_66350(None)
+    r, events = _short_at_66350(None)
     assert not [ev for ev in of_type(events, "liquidation") if ev["stage"] == "tear_up"]
+    assert [(s["account"], s["stage"], s["qty"], s["price"]) for s in of_type(events, "liquidation")] == [
+        ("alice", "takeover", "10", "66350")
+    ]
+    assert r.qty("alice") == 0 and r.equity("alice") == usd("65")
+    assert r.qty("@fcm-1") == -10 and r.qty("bob") == 10
+    assert not absorbed(events)
 
 
 def test_the_insurance_fund_can_be_rebuilt_from_the_events() -> None:

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from onshore.clearing.liquidation import (
+    adl_prices,
     adl_score,
     bankruptcy_price,
     capped_pro_rata,
@@ -404,3 +405,43 @@ def test_pro_rata_over_permutations_of_holders_is_the_same() -> None:
     sizes = [("w", 7), ("x", 7), ("y", 7)]
     outcomes = {tuple(sorted(pro_rata(list(p), 10))) for p in itertools.permutations(sizes)}
     assert outcomes == {(("w", 4), ("x", 3), ("y", 3))}
+
+
+# ============================================================================ ADL prices
+@given(
+    lots=st.lists(st.integers(1, 50), min_size=1, max_size=6),
+    deficit=st.integers(0, 10**9),
+    mark=st.integers(10_000, 1_000_000),
+    long=st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_adl_prices_charge_the_winners_the_deficit_in_whole_tick_lots(
+    lots: list[int], deficit: int, mark: int, long: bool
+) -> None:
+    """The winners pay ⌊D / K⌋ tick-lots: never more than the deficit, less by under one tick-lot.
+
+    Every lot closes beyond the mark on the bankrupt's side, at one of two adjacent prices,
+    and each winner closes exactly its planned lots.
+    """
+    k = 1_000
+    plan = [(f"w{i}", n) for i, n in enumerate(lots)]
+    out = adl_prices(plan, deficit, mark, k, long)
+    paid = sum(abs(price - mark) * n * k for _, n, price in out)
+    assert paid == (deficit // k) * k or min(price for _, _, price in out) == 1
+    assert deficit - paid >= 0
+    assert len({price for _, _, price in out}) <= 2
+    for who, n in plan:
+        assert sum(q for w, q, _ in out if w == who) == n
+    for _, _, price in out:
+        assert (price >= mark) if long else (price <= mark)
+
+
+def test_adl_prices_put_the_extra_tick_on_the_first_ranked() -> None:
+    """BitMEX's short, deficit 19.999 USD at 660.00 (K = 1,000): 19,999 tick-lots over 20 lots.
+
+    999 ticks each, and 19 lots one tick more: the first-ranked winner's 10 lots and 9 of
+    the second's close at 650.00, the last lot at 650.01; the winners pay 19.999 exactly.
+    """
+    out = adl_prices([("a", 10), ("b", 10)], 19_999_000, 66_000, 1_000, False)
+    assert out == [("a", 10, 65_000), ("b", 9, 65_000), ("b", 1, 65_001)]
+    assert sum((66_000 - price) * n * 1_000 for _, n, price in out) == 19_999_000

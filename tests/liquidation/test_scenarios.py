@@ -63,8 +63,10 @@ def test_gap_through_the_bankruptcy_price_on_a_thin_book() -> None:
         the last lot at the mark 60,000: −50                               equity −25
 
     The fee is capped at the equity left (none). Her member pays the 25 USD deficit
-    (``member_capital``); the last lot is torn up against the only short, ``mm``, at the
-    mark; ``trader`` is her 250 USD, her equity at the marks before the gap command (the 200
+    (``member_capital``); that leaves no loss to allocate and the book nothing to take, so
+    her member takes the last lot into its house account ``@fcm-1`` at the mark (a
+    ``takeover``: it carries its customer's position; nobody is torn up, and ``mm`` keeps
+    its short); ``trader`` is her 250 USD, her equity at the marks before the gap command (the 200
     she lost from 65,000 to 63,000 was a trading loss). Together 275: her loss from 63,000 at
     the mark, 10 × 0.01 × 3,000 = 300, less what the fills beat the mark by, 2 × 10 + 4 × 2 − 3 × 1 = 25.
     """
@@ -83,14 +85,14 @@ def test_gap_through_the_bankruptcy_price_on_a_thin_book() -> None:
         ("alice", "mm", "2", "61000"),
         ("alice", "mm", "4", "60200"),
         ("alice", "mm", "3", "59900"),
-        ("alice", "mm", "1", "60000"),  # tear-up: taker is the seller, maker the buyer
+        ("alice", "@fcm-1", "1", "60000"),  # takeover: taker is the seller, maker the buyer
     ]
-    assert _stages(events) == [("alice", "market", "9", "58800"), ("alice", "tear_up", "1", "60000")]
+    assert _stages(events) == [("alice", "market", "9", "58800"), ("alice", "takeover", "1", "60000")]
     assert absorbed(events) == [("member_capital", usd("25"), "fcm-1"), ("trader", usd("250"), "alice")]
     assert r.qty("alice") == 0 and r.cash("alice") == 0
     assert r.system("insurance_fund") == insurance  # no equity left, so no liquidation fee
     assert r.capital("fcm-1") == usd("10000000") - usd("25")
-    assert r.qty("mm") == 0
+    assert r.qty("@fcm-1") == 1 and r.qty("mm") == -1
 
 
 # ============================================================================ partial liquidation and slices
@@ -390,12 +392,12 @@ def test_the_same_crash_under_both_loss_models_attributes_differently_but_totals
     US clearing: trader 1,999.999999; member 500, its default fund 300, the clearing house
     1,000, the other members 600 + 600, the haircut 1,000.000001 (above).
 
-    Offshore: the fund pays its 1,500; the whale's remaining equity is −2,500.000001, its
-    bankruptcy price 59,000 − ⌊−2,500,000,001 / 100,000⌋ ticks = 590,000 + 25,001 = 615,001
-    (61,500.1): s1 and s2 are closed there, losing (61,500.1 − 59,000) × 0.01 = 25.001 a lot
-    against the mark: 100 lots, 2,500.1 — 0.099999 more than the deficit, which the whale
-    keeps, so its ``trader`` line is 1,999.9 (the bankruptcy price's rounding: see
-    test_known_bugs.test_adl_winners_pay_more_than_the_deficit). Both total 6,000.
+    Offshore: the fund pays its 1,500; the whale's remaining equity is −2,500.000001: 2,500,000
+    whole tick-lots over 100 lots, 25,000 ticks each, so s1 and s2 are closed at 61,500.0 and
+    lose (61,500 − 59,000) × 0.01 = 25 a lot against the mark, 2,500 in all; the last
+    micro-dollar, below one tick-lot, comes from the ``rounding`` account (an ``adl`` line with
+    no account). The winners never pay more than the deficit, and the whale ends at exactly
+    zero: its ``trader`` line is its whole 1,999.999999. Both total 6,000.
     """
     us = _waterfall()
     us_events = us.index("59000")
@@ -405,7 +407,7 @@ def test_the_same_crash_under_both_loss_models_attributes_differently_but_totals
     us_layers = us.attribution()
     off_layers = offshore.attribution()
     assert us_layers["trader"] == usd("1999.999999")
-    assert off_layers["trader"] == usd("1999.9")  # it keeps the 0.099999 the winners overpaid
+    assert off_layers["trader"] == usd("1999.999999")
     assert {k for k, v in us_layers.items() if v} == {
         "trader",
         "member_capital",
@@ -417,11 +419,16 @@ def test_the_same_crash_under_both_loss_models_attributes_differently_but_totals
     }
     assert {k for k, v in off_layers.items() if v} == {"trader", "insurance_fund", "adl"}
     assert off_layers["insurance_fund"] == usd("1500")
-    assert off_layers["adl"] == usd("2500.1")
+    assert off_layers["adl"] == usd("2500.000001")
+    adl_lines = absorbed(off_events, "adl")
+    assert sorted(adl_lines, key=str) == sorted(
+        [("adl", usd("1500"), "s1"), ("adl", usd("1000"), "s2"), ("adl", 1, None)], key=str
+    )
+    assert {ev["price"] for ev in of_type(off_events, "auto_deleverage")} == {"61500"}
     assert sum(us_layers.values()) == sum(off_layers.values()) == usd("6000")
     adl = {ev["account"]: ev["qty"] for ev in of_type(off_events, "auto_deleverage")}
     assert adl == {"s1": "60", "s2": "40"}
-    assert offshore.equity("whale") == usd("0.099999")  # what the winners overpaid stays with the bankrupt account
+    assert offshore.equity("whale") == 0
     assert not of_type(off_events, "member_default") and of_type(us_events, "member_default")
 
 
@@ -478,8 +485,8 @@ def test_no_liquidation_while_the_index_is_stale() -> None:
 def test_no_liquidation_in_a_halted_market() -> None:
     """BTC-PERP is halted; alice (10 lots, 150 USD) is under water at 63,700, 50 lots bid at 63,600.
 
-    Nothing moves while the market is halted; when it reopens, the next mark change
-    liquidates her through the book.
+    Nothing moves while the market is halted; when it reopens she is liquidated through
+    the book at once, without waiting for the mark to move.
     """
     r = _cast()
     _alice_long_10_at_65k(r, "150")
@@ -487,8 +494,7 @@ def test_no_liquidation_in_a_halted_market() -> None:
     r.apply(c.SetMarketState(ts=r.ts, market="BTC-PERP", state="halted"))
     events = r.index("63700")
     assert not of_type(events, "trade", "liquidation") and r.qty("alice") == 10
-    r.apply(c.SetMarketState(ts=r.ts, market="BTC-PERP", state="open"))
-    events = r.index("63699.9")
+    events = r.apply(c.SetMarketState(ts=r.ts, market="BTC-PERP", state="open"))
     assert _stages(events) == [("alice", "full", "10", "63500")]  # 65,000 − 150 / 0.1, whatever the mark
     assert _trades(events) == [("alice", "mm", "10", "63600")]
 
@@ -565,3 +571,60 @@ def test_the_accounts_open_orders_are_cancelled_first() -> None:
     ]
     assert _stages(events) == [("alice", "full", "10", "63500")]
     assert r.state()["accounts"]["alice"]["open_orders"] == []
+
+
+# ============================================================================ takeover
+def _short_taken_over(config: str | None) -> Run:
+    """alice, 10 lots short at 65,000 with 200 USD, bob long; 66,350 on an empty book: her position is taken over.
+
+    Equity 200 − 135 = 65 < maintenance 66.35; bankruptcy 66,350 + 65 / 0.1 = 67,000.
+    """
+    r = Run(config)
+    r.member("fcm-1", "10000000", "1000000")
+    r.account("alice", "200.65")
+    r.account("bob", "100000")
+    r.index("65000")
+    r.order("alice", "sell", 10, "65000", post_only=True)
+    r.order("bob", "buy", 10, "65000", tif="ioc")
+    events = r.index("66350")
+    assert [ev["stage"] for ev in of_type(events, "liquidation")] == ["takeover"]
+    return r
+
+
+def test_the_insurance_fund_pays_the_losses_of_a_position_it_took_over() -> None:
+    """Offshore, fund 10,000: the fund's house takes alice's short at 67,000 (her 65 USD with it).
+
+    At 67,500 the house is 10 × 0.01 × 500 = 50 under: with no maintenance of its own it is
+    liquidated only now; the book is empty, so the fund pays the 50 (``insurance_fund``, no
+    ``trader`` line: that equity was alice's, counted when she lost it) and the house carries
+    the position on at zero equity. bob is never touched.
+    """
+    r = _short_taken_over('[clearing]\nloss_model = "offshore"\ninsurance_fund = "10000"\n')
+    assert r.qty("@insurance_fund") == -10 and r.equity("@insurance_fund") == usd("65")
+    events = r.index("67500")
+    assert absorbed(events) == [("insurance_fund", usd("50"), None)]
+    assert r.qty("@insurance_fund") == -10 and r.equity("@insurance_fund") == 0
+    assert r.system("insurance_fund") == usd("9950")
+    assert r.qty("bob") == 10 and not of_type(events, "auto_deleverage", "trade")
+
+
+def test_a_member_pays_the_losses_of_its_house_account() -> None:
+    """US clearing: fcm-1 takes alice's short into ``@fcm-1`` at 66,350; at 67,000 its house is 65 under.
+
+    The member pays from its capital (``member_capital``); its house keeps the position; alice
+    kept her 65 USD, and bob his long.
+    """
+    r = _short_taken_over(None)
+    assert r.qty("@fcm-1") == -10 and r.equity("alice") == usd("65")
+    events = r.index("67000")
+    assert absorbed(events) == [("member_capital", usd("65"), "fcm-1")]
+    assert r.qty("@fcm-1") == -10 and r.equity("@fcm-1") == 0
+    assert r.capital("fcm-1") == usd("10000000") - usd("65")
+    assert r.qty("bob") == 10
+    assert "@fcm-1" not in r.venue.members["fcm-1"].accounts  # not one of its customers
+
+
+def test_a_customer_cannot_open_a_house_account() -> None:
+    r = Run(None)
+    r.member("fcm-1", "10000000", "1000000")
+    r.apply(c.OpenAccount(ts=r.ts, account="@fcm-1", member="fcm-1", segment="retail"), reject="malformed_command")

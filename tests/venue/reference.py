@@ -673,7 +673,7 @@ class ReferenceClearing:
             self.move(("isolated", f"{account}/{market}"), ("cash", account), left)
 
     def _liquidation(self, ev: e.Liquidation) -> None:
-        assert ev.stage in ("partial", "full", "backstop", "market", "adl", "tear_up"), ev.stage
+        assert ev.stage in ("partial", "full", "backstop", "market", "adl", "takeover", "tear_up"), ev.stage
         self.liquidations += 1
         self.liquidated.add(ev.account)
         fee = micros(ev.fee)
@@ -700,7 +700,9 @@ class ReferenceClearing:
             self.finish_isolated_episode()  # the account's own loss is tallied as its episode ends
             return
         if ev.layer == "adl":
-            return  # what deleveraging cost a winner: no money moves
+            if ev.account is None:  # the remainder below one tick-lot, from the rounding account
+                self.move(("system", "rounding"), self.deficit_payer(), amount)
+            return  # otherwise what deleveraging cost a winner: the trade moved the money
         payer = self.deficit_payer()
         if ev.layer == "insurance_fund":
             self.move(("system", "insurance_fund"), payer, amount)
@@ -800,7 +802,9 @@ class ReferenceClearing:
                 if equity < m.maintenance_margin(h.qty * (self.marks[name] or 0) * m.k):
                     out.append(name)
         crossed = any(h.qty and h.mode == "cross" for h in a.holdings.values())
-        if crossed and self.cross_equity(account) < self.cross_maintenance(account):
+        # a house account (taken-over positions, id "@…") has no maintenance: the fund or its member backs it
+        maintenance = 0 if account.startswith("@") else self.cross_maintenance(account)
+        if crossed and self.cross_equity(account) < maintenance:
             out.append("cross")
         return out
 

@@ -70,13 +70,7 @@ from .reference import ReferenceClearing, micros, usd
 
 # Bugs reported and not yet fixed: the machine does not fail on them (test_known_bugs.py
 # holds each one's minimal reproduction as a strict xfail). Remove a name once it is fixed.
-KNOWN_BUGS = frozenset(
-    {
-        "stale-to-fresh-no-liquidation",
-        "reduce-only-not-trimmed-after-transfer",
-        "adl-at-absurd-prices",
-    }
-)
+KNOWN_BUGS: frozenset[str] = frozenset()
 ISOLATED_BUGS = frozenset({"isolated-orders-unreserved"}) & KNOWN_BUGS
 REDUCE_ONLY_BUGS = frozenset({"reduce-only-bankruptcy"}) & KNOWN_BUGS
 STALE_BUGS = frozenset({"stale-to-fresh-no-liquidation"}) & KNOWN_BUGS

@@ -153,7 +153,6 @@ def test_funding_of_an_isolated_position_comes_from_its_isolated_margin() -> Non
     assert float(alice["positions"]["BTC-PERP"]["isolated_margin"]) == pytest.approx(650 - paid, abs=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="stale-to-fresh-no-liquidation: a resumed market runs no liquidation pass")
 def test_an_account_below_maintenance_is_liquidated_when_its_market_resumes() -> None:
     """While a market's index is stale its accounts are not liquidated (docs/liquidation.md); when the
     index is fresh again they must be checked, even if the mark did not move.
@@ -163,7 +162,7 @@ def test_an_account_below_maintenance_is_liquidated_when_its_market_resumes() ->
     long 20 @ 65000 with equity 36.75 against maintenance 127.4. A fresh index at 63700 leaves
     the mark where it was, so no liquidation pass runs: she stays below maintenance (a
     margin call is even sent) until the mark next moves. The same happens when a halted
-    market reopens.
+    market reopens. Fixed: an index that turns fresh again runs the liquidation pass.
     """
     venue = venue_with(("alice", "institutional", "300"), ("bob", "institutional", "100000"))
     venue.apply(c.OpenAccount(ts=T0, account="mm", member="fcm", segment="market_maker"))
@@ -198,13 +197,13 @@ def test_rejection_details_show_prices_not_ticks() -> None:
     assert "700000" not in detail and "70000" in detail, detail
 
 
-@pytest.mark.xfail(strict=True, reason="stale-to-fresh-no-liquidation: a reopened market runs no liquidation pass")
 def test_an_account_below_maintenance_is_liquidated_when_its_market_reopens() -> None:
     """The halt variant: no liquidation while a market is halted; on reopening, nobody looks.
 
     alice (50×, 300) is long 10 @ 65000. BTC-PERP is halted; the index falls to 62500 (the
     mark follows: equity 47.4 against maintenance 62.5); the market reopens; a tick sends a
-    margin call, but no liquidation runs until the mark next moves.
+    margin call, but no liquidation runs until the mark next moves. Fixed: reopening runs the
+    liquidation pass.
     """
     venue = venue_with(("alice", "institutional", "300"), ("mm", "market_maker", "1000000"))
     venue.apply(order("mm", "m1", "sell", "65000", "10", post_only=True))
@@ -218,7 +217,6 @@ def test_an_account_below_maintenance_is_liquidated_when_its_market_reopens() ->
     assert any(isinstance(ev, e.Liquidation) for ev in events) or not alice["positions"], alice
 
 
-@pytest.mark.xfail(strict=True, reason="reduce-only-not-trimmed-after-transfer: ADL leaves reduce-only orders open")
 def test_reduce_only_orders_are_trimmed_when_a_liquidation_moves_the_position() -> None:
     """docs/clearing.md: reduce-only orders that would now exceed the position are cancelled.
 
@@ -226,8 +224,9 @@ def test_reduce_only_orders_are_trimmed_when_a_liquidation_moves_the_position() 
     with 1400) and rests a reduce-only buy of 100 @ 61800. The index falls to 64000: alice is
     liquidated, nothing in the book is within her bankruptcy price, and auto-deleveraging
     closes her long against bob's short at 63626. bob is flat, yet his reduce-only buy of
-    100 still rests: if it fills, a reduce-only order opens a 100-lot long. The trim runs
-    after book fills only, not after backstop, ADL or tear-up transfers.
+    100 still rests: if it fills, a reduce-only order opens a 100-lot long. The trim ran
+    after book fills only, not after backstop, ADL or tear-up transfers. Fixed: every
+    transfer trims.
     """
     venue = venue_with(("alice", "institutional", "1400"), ("bob", "institutional", "100000"), config=OFFSHORE)
     venue.apply(order("bob", "b1", "sell", "65000", "100", post_only=True))
@@ -241,9 +240,6 @@ def test_reduce_only_orders_are_trimmed_when_a_liquidation_moves_the_position() 
     assert not [o for o in bob["open_orders"] if o["reduce_only"]], bob["open_orders"]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="adl-at-absurd-prices: the remainder of a market-stage close is deleveraged far off the mark"
-)
 def test_auto_deleveraging_trades_near_the_mark_and_spares_a_recovered_account() -> None:
     """Offshore, empty insurance fund. alice (50×, 1400) is short 100 @ 65000 to bob; mm-1 asks
     99 @ 65000.1. The index gaps to 68900: alice is under water, the market stage buys back 99
@@ -252,7 +248,9 @@ def test_auto_deleveraging_trades_near_the_mark_and_spares_a_recovered_account()
     price" of all her remaining equity over one contract: bob must sell 0.01 BTC at 170215
     with the mark at 68900, and alice's 1000 goes to him. In a random stream the same path
     deleveraged at 145604.6 against a mark of 74815.3, at 50439.39 against 2792.73, and at
-    a negative price, −4358.
+    a negative price, −4358. Fixed: when the book takes part of the position the account is
+    looked at again (alice keeps her lot), and ADL trades at the mark while the account has
+    equity, beyond it only by the deficit left per lot (docs/liquidation.md).
     """
     venue = venue_with(
         ("alice", "institutional", "1400"),

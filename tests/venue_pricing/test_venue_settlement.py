@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from onshore.core import commands as c
@@ -203,6 +203,9 @@ def test_settlement_leaves_every_equity_unchanged_and_variation_settlement_at_ze
             s.order(names[who], "sell" if h.qty > 0 else "buy", abs(h.qty), market=market)
     for cycle in (NOON, MIDNIGHT):
         before, events, after = _settle_at(s, cycle)
+        # a 50x isolated trader that the move left just above maintenance can be liquidated by this
+        # tick's funding (a liquidation moves equity): such a run says nothing about settlement
+        assume(not of_type(events, "liquidation"))
         funding = _funding(events)
         for name, account in after["accounts"].items():
             assert usd(account["equity"]) == usd(before["accounts"][name]["equity"]) + funding.get(name, 0)

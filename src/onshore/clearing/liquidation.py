@@ -142,3 +142,36 @@ def capped_pro_rata(caps: Sequence[tuple[str, int]], total: int) -> list[tuple[s
     if take == available:
         return [(key, c) for key, c in caps if c > 0]
     return pro_rata(caps, take)
+
+
+def adl_prices(
+    plan: Sequence[tuple[str, int]], deficit_micros: int, mark_ticks: int, k: int, long: bool
+) -> list[tuple[str, int, int]]:
+    """Split the ADL closes so that the deleveraged pay the deficit, never more.
+
+    The exact bankruptcy price of the ``n`` lots left, ``M ± D / (n·K)``, is rarely on the
+    tick grid. Rounding it toward the mark (as :func:`bankruptcy_price` does for a trader who
+    still has equity) would leave the bankrupt account up to ``n·K − 1`` micro-dollars and
+    charge them to the winners. Here the winners pay ``⌊D / K⌋`` tick-lots in total: every lot
+    closes ``b = ⌊D / (K·n)⌋`` ticks beyond the mark, and the first ``⌊D / K⌋ − b·n`` lots in
+    the plan's order (the highest ranked first) one tick more. The winners pay ``D − (D mod K)``:
+    the deficit exactly when it is a whole number of tick-lots, otherwise less than one
+    tick-lot (``K`` micro-dollars) less, which the caller reports. A price is never below one
+    tick (a short's bankruptcy price cannot go lower). ``long``: the bankrupt position is long
+    (it sells above the mark). Returns ``(account, lots, price)`` in the plan's order, an
+    account with lots at two prices appearing twice. O(len(plan)).
+    """
+    lots_total = sum(lots for _, lots in plan)
+    if lots_total <= 0:
+        return []
+    tick_lots = max(0, deficit_micros) // k
+    base, extra = divmod(tick_lots, lots_total)
+    sign = 1 if long else -1
+    out: list[tuple[str, int, int]] = []
+    for account, lots in plan:
+        worse = min(lots, extra)
+        extra -= worse
+        for count, offset in ((worse, base + 1), (lots - worse, base)):
+            if count > 0:
+                out.append((account, count, max(1, mark_ticks + sign * offset)))
+    return out

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from onshore.clearing.liquidation import (
+    adl_prices,
     adl_score,
     bankruptcy_price,
     capped_pro_rata,
@@ -156,6 +157,7 @@ class Engine:
         self.liquidated_accounts: set[int] = set()
         self.liquidated_notional = 0
         self.adl_count = 0
+        self.rounding = 0  # the Venue's rounding account: pays the sub-tick-lot remainders of ADL
         self.member_stress = np.zeros(len(self.pop.member_ids), np.int64)
         self.mark = population.entry_ticks
         self.prev_mark = population.entry_ticks  # the mark before the current step (the Venue: before the command)
@@ -364,6 +366,8 @@ class Engine:
             if self._book_close(i, want, limit, "market") < want:
                 break
             left = abs(int(p.qty[i]))
+        if p.qty[i] and int(p.qty[i]) != qty:
+            return touched  # the book took part: the caller looks again, as the Venue does
         deficit = -self.equity(i)
         if deficit > 0:
             self.member_stress[int(p.member[i])] += deficit
@@ -427,7 +431,6 @@ class Engine:
         p = self.pop
         qty = int(p.qty[i])
         mark, k = self.mark, self.k
-        bankrupt = bankruptcy_price(qty, self.equity(i), mark, k)
         holders = self._opposite(i)
         if self.policy.adl_ranking == "pro_rata":
             plan = pro_rata([(self.ids[j], abs(int(p.qty[j]))) for j in holders], abs(qty))
@@ -439,15 +442,21 @@ class Engine:
                 scored.append((self.ids[j], adl_score(upnl, cj, abs(qj) * mark * k, self.equity(j)), abs(qj)))
             plan = take_in_order(rank_for_adl(scored), abs(qty))
         touched = {i}
-        for other_id, lots in plan:
+        deficit = max(0, -self.equity(i))
+        for other_id, lots, price in adl_prices(plan, deficit, mark, k, qty > 0):
             j = self.ids.index(other_id)
-            loss = abs(bankrupt - mark) * lots * k if (bankrupt - mark) * (1 if qty > 0 else -1) > 0 else 0
-            self._transfer(i, j, lots, bankrupt)
+            loss = abs(price - mark) * lots * k
+            self._transfer(i, j, lots, price)
             self.adl_count += 1
-            self.liquidations.append(Liquidated(self.step, self.ids[i], p.segment_name(i), lots, bankrupt, "adl"))
+            self.liquidations.append(Liquidated(self.step, self.ids[i], p.segment_name(i), lots, price, "adl"))
             if loss:
                 self._record("adl", loss, i)
             touched.add(j)
+        crumb = -self.equity(i)
+        if deficit and 0 < crumb < k:  # below one tick-lot: the Venue's rounding account pays it
+            p.cash[i] += crumb
+            self.rounding -= crumb
+            self._record("adl", crumb, i)
         return touched
 
     def _haircut_and_tear_up(self, i: int) -> set[int]:

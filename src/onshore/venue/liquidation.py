@@ -15,9 +15,13 @@ An account whose equity falls below maintenance margin is liquidated in named st
    fund; US clearing: the member's capital (a member that cannot pay defaults), its
    default-fund contribution, the clearing house's capital, the other members'
    contributions pro rata, assessments capped at a multiple of their contribution;
-6. what is still open is closed against the other side — offshore: auto-deleveraging of
-   the ranked opposite positions at the bankruptcy price (``adl``); US clearing: a haircut
-   on the other side's variation-margin gains, then tear-up at the mark (``tear_up``).
+6. ``takeover``: what is still open with no loss left to allocate is carried by the
+   insurance fund (offshore, at the bankruptcy price, within the fund's balance) or the
+   account's clearing member (US clearing, at the mark) in a house account (id ``@…``);
+7. only what they cannot carry is closed against the other side — offshore:
+   auto-deleveraging of the ranked opposite positions at the bankruptcy price of the lots
+   left (``adl``); US clearing: a haircut on the other side's variation-margin gains if a
+   deficit is left, then tear-up at the mark (``tear_up``).
 
 Every amount absorbed is a ``loss_absorbed`` event naming its layer; the state document
 totals them by layer and by the segment of the account where the loss started. A loss
@@ -39,10 +43,12 @@ from onshore.clearing.ledger import (
     ISOLATED,
     MEMBER_CAPITAL,
     MEMBER_DEFAULT_FUND,
+    ROUNDING,
     SYSTEM,
     VARIATION_SETTLEMENT,
 )
 from onshore.clearing.liquidation import (
+    adl_prices,
     adl_score,
     bankruptcy_price,
     capped_pro_rata,
@@ -61,6 +67,18 @@ if TYPE_CHECKING:
     from onshore.venue.venue import Market, Venue
 
 OFFSHORE = "offshore"
+HOUSE_PREFIX = "@"  # account ids the venue keeps for itself: a customer cannot open one
+FUND_HOUSE = "@insurance_fund"  # offshore: the positions the insurance fund took over
+HOUSE_SEGMENT = "institutional"
+
+
+def is_house(account_id: str) -> bool:
+    """Whether the account carries positions taken over by the insurance fund or a clearing member.
+
+    A house account has no maintenance margin of its own: the fund (offshore) or its member
+    (US clearing) stands behind it, so it is liquidated only when its equity is negative.
+    """
+    return account_id.startswith(HOUSE_PREFIX)
 
 
 class Episode:
@@ -81,7 +99,9 @@ def cross_equity(venue: Venue, account: Account) -> int:
 
 
 def cross_maintenance(venue: Venue, account: Account, skip: str | None = None) -> int:
-    """Σ maintenance margin of the account's cross positions at their marks."""
+    """Σ maintenance margin of the account's cross positions at their marks (none for a house account)."""
+    if is_house(account.account_id):
+        return 0
     total = 0
     for name, h in account.holdings.items():
         if h.qty and h.mode is not ISOLATED_MODE and name != skip:
@@ -223,6 +243,8 @@ def _run(venue: Venue, episode: Episode, ts: int) -> None:
             continue
         _close_with_loss_model(venue, episode, market, h, ts)
         if h.qty == before:
+            if is_house(episode.account.account_id) and _equity(venue, episode) >= 0:
+                return  # the layers made the house whole: it carries the position on
             raise AssertionError(f"liquidation of {episode.account.account_id} made no progress in {name}")
 
 
@@ -307,6 +329,7 @@ def _transfer_position(
 ) -> None:
     """Move ``lots`` from one holding to another at ``price`` outside the book (no fees), as a trade."""
     name = market.spec.name
+    touched: list[tuple[Account, Holding]] = []
     for account, signed in ((seller, -lots), (buyer, lots)):
         h = account.holdings.get(name)
         if h is None:
@@ -321,6 +344,8 @@ def _transfer_position(
         if realized:
             venue.ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, kind, key, realized)
         venue._dirty.add(account.account_id)
+        if h.ro_buy_lots or h.ro_sell_lots:
+            touched.append((account, h))
     venue.liquidation_trades += 1
     venue._emit(
         e.Trade,
@@ -337,6 +362,8 @@ def _transfer_position(
         maker_fee="0",
         taker_fee="0",
     )
+    if touched:  # as after a fill in the book: reduce-only orders may not outgrow the new position
+        venue._trim_reduce_only(market, touched, ts)
 
 
 def _transfer(
@@ -406,7 +433,16 @@ def _lots_backstop_can_carry(venue: Venue, backstop: Account, market: Market, mo
 
 
 def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Holding, ts: int) -> None:
-    """Close the whole position: the book beyond bankruptcy within the layers' capacity, then the layers."""
+    """The book beyond bankruptcy within the layers' capacity; then, if still under, the layers and the other side.
+
+    When the book takes part of the position the caller looks again: an account the ``market``
+    stage brought back above maintenance (the book filled better than the mark) keeps the
+    rest, as there is no loss to allocate and nobody to deleverage. Only when the book takes
+    nothing more do the money layers pay the deficit. If that leaves no loss to allocate,
+    the rest is taken over by the insurance fund (offshore) or the account's clearing member
+    (US clearing) when they can carry it (:func:`_take_over`); only otherwise is it closed
+    against the opposite positions (auto-deleveraging, or the haircut and tear-up).
+    """
     k = market.k
     mark = market.mark or 0
     qty = h.qty
@@ -422,12 +458,96 @@ def _close_with_loss_model(venue: Venue, episode: Episode, market: Market, h: Ho
             if filled < min(left, market.spec.max_order_lots):
                 break
             left = abs(h.qty)
+    if h.qty and h.qty != qty:
+        return  # the book took part: look again (the account may be back above maintenance)
     _cover_deficit(venue, episode, ts)
-    if h.qty:
-        if venue.config.clearing.loss_model == OFFSHORE:
-            _auto_deleverage(venue, episode, market, ts)
-        else:
-            _haircut_and_tear_up(venue, episode, market, ts)
+    if not h.qty:
+        return
+    no_loss_left = _equity(venue, episode) >= 0  # then the fund or the member takes the position (a house keeps it)
+    if no_loss_left and (is_house(episode.account.account_id) or _take_over(venue, episode, market, h, ts)):
+        return
+    if venue.config.clearing.loss_model == OFFSHORE:
+        _auto_deleverage(venue, episode, market, ts)
+    else:
+        _haircut_and_tear_up(venue, episode, market, ts)
+
+
+# ============================================================================ takeover
+def _take_over(venue: Venue, episode: Episode, market: Market, h: Holding, ts: int) -> bool:
+    """Give a position nobody in the book will take, with no loss left to allocate, to the fund or the member.
+
+    Offshore: the insurance fund takes it at the bankruptcy price — the account's remaining
+    equity goes with it, as at the large offshore venues — as long as the fund's net position
+    in the market stays within its balance (Binance's cap: the fund's net notional at most
+    100 % of the fund). The price is never beyond market protection from the mark; what
+    equity that leaves, and the part below one tick-lot, stays with the account.
+    US clearing: the account's clearing member takes it into its house account at the mark
+    (the customer keeps what it has), if the member has not defaulted and its capital covers
+    the maintenance margin of its house positions afterwards.
+    False (nothing moved) if neither can: the loss model's last stage closes it then.
+    """
+    account = episode.account
+    name = market.spec.name
+    mark = market.mark or 0
+    k = market.k
+    offshore = venue.config.clearing.loss_model == OFFSHORE
+    if not offshore and account.member in venue.defaulted_members:
+        return False
+    house_id = FUND_HOUSE if offshore else HOUSE_PREFIX + account.member
+    house = venue.accounts.get(house_id)
+    held = house.holdings.get(name) if house is not None else None
+    carried = (held.qty if held is not None else 0) + h.qty
+    if offshore:
+        if abs(carried) * mark * k > venue.ledger.system(INSURANCE_FUND):
+            return False
+    else:
+        need = market.tiers.maintenance(abs(carried) * mark * k)
+        if house is not None:
+            need += sum(
+                venue.markets[n].tiers.maintenance(abs(hh.qty) * (venue.markets[n].mark or 0) * venue.markets[n].k)
+                for n, hh in house.holdings.items()
+                if hh.qty and n != name
+            )
+        if venue.ledger.balance(MEMBER_CAPITAL, account.member) < need:
+            return False
+    if house is None:
+        house = _open_house(venue, house_id, account.member, ts)
+    lots = abs(h.qty)
+    fills = [(house_id, lots, mark)]
+    if offshore:
+        protection = market.book.protection_limit(SELL if h.qty > 0 else BUY)
+        room = abs(mark - protection) if protection is not None else 0
+        equity = min(max(0, _equity(venue, episode)), room * lots * k)
+        fills = adl_prices([(house_id, lots)], equity, mark, k, h.qty < 0)
+    for _, qty, price in fills:
+        _transfer(venue, market, account, house, qty, price, ts, "o")
+        venue._emit(
+            e.Liquidation,
+            ts,
+            account=account.account_id,
+            market=name,
+            qty=market.qty.format(qty),
+            price=market.price.format(price),
+            stage="takeover",
+        )
+    return True
+
+
+def _open_house(venue: Venue, house_id: str, member_id: str, ts: int) -> Account:
+    """Open the house account that carries taken-over positions (an ``account_opened`` event).
+
+    It is carried under ``member_id`` (offshore: the member of the first account the fund
+    took a position from; the fund, not the member, stands behind it) but is not one of the
+    member's customer accounts, so the segregation statement leaves it out.
+    """
+    segments = venue.config.segments
+    segment = HOUSE_SEGMENT if HOUSE_SEGMENT in segments else sorted(segments)[0]
+    customer = venue._customer_for(segment)
+    member = venue.members[member_id]
+    venue._create_account(house_id, member, segment, house_id, customer)
+    member.accounts.remove(house_id)  # the member's own (or the fund's), not a customer's: out of segregation
+    venue._emit_account_opened(ts, house_id, member_id, segment, house_id, customer, [])
+    return venue.accounts[house_id]
 
 
 # ============================================================================ money layers
@@ -519,7 +639,7 @@ def _attribute_trader(venue: Venue, episode: Episode, end_equity: int, ts: int) 
     reported as ``uncovered`` (a ``loss_uncovered`` event), never hidden in a layer.
     """
     consumed = episode.start_equity - max(0, end_equity)
-    if consumed > 0:
+    if consumed > 0 and not is_house(episode.account.account_id):  # a house's equity was a trader's, counted then
         _record(venue, episode, "trader", consumed, ts, account=episode.account.account_id)
     if end_equity < 0:
         venue.uncovered_loss += -end_equity
@@ -552,13 +672,22 @@ def _opposite_holders(venue: Venue, market: Market, liquidated: Account) -> list
 
 
 def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) -> None:
-    """Offshore: close the rest against opposite positions at the bankruptcy price, by ranking."""
+    """Offshore: close the rest against ranked opposite positions at the bankruptcy price.
+
+    Reached only once the insurance fund has paid what it could, so the account's equity is
+    zero (the fund covered it: the closes are at the mark and cost nobody anything) or
+    negative (the fund is exhausted: the winners pay the deficit by closing beyond the mark,
+    in whole tick-lots, never more than the deficit; :func:`onshore.clearing.liquidation.adl_prices`).
+    The remainder below one tick-lot is paid by the ``rounding`` account and recorded in the
+    ``adl`` layer with no account, so the layer adds up to the deficit exactly. An account that still has
+    equity keeps it: the closes are at the mark, never at a "bankruptcy price" on the far
+    side of it, which for a small remainder can lie anywhere, negative prices included.
+    """
     account = episode.account
     name = market.spec.name
     h = account.holdings[name]
     mark = market.mark or 0
     k = market.k
-    bankrupt = bankruptcy_price(h.qty, _equity(venue, episode), mark, k)
     holders = _opposite_holders(venue, market, account)
     sizes = [(a.account_id, abs(hh.qty)) for a, hh in holders]
     if venue.config.clearing.adl_ranking == "pro_rata":
@@ -571,10 +700,10 @@ def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) ->
                 (a.account_id, adl_score(upnl, hh.cost, abs(hh.qty) * mark * k, venue.equity(a)), abs(hh.qty))
             )
         plan = take_in_order(rank_for_adl(scored), abs(h.qty))
-    for other_id, lots in plan:
+    deficit = max(0, -_equity(venue, episode))
+    for other_id, lots, price in adl_prices(plan, deficit, mark, k, h.qty > 0):
         other = venue.accounts[other_id]
-        loss = abs(bankrupt - mark) * lots * k if (bankrupt - mark) * (1 if h.qty > 0 else -1) > 0 else 0
-        _transfer(venue, market, account, other, lots, bankrupt, ts, "a")
+        _transfer(venue, market, account, other, lots, price, ts, "a")
         venue._emit(
             e.AutoDeleverage,
             ts,
@@ -582,7 +711,7 @@ def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) ->
             counterparty=account.account_id,
             market=name,
             qty=market.qty.format(lots),
-            price=market.price.format(bankrupt),
+            price=market.price.format(price),
         )
         venue._emit(
             e.Liquidation,
@@ -590,11 +719,17 @@ def _auto_deleverage(venue: Venue, episode: Episode, market: Market, ts: int) ->
             account=account.account_id,
             market=name,
             qty=market.qty.format(lots),
-            price=market.price.format(bankrupt),
+            price=market.price.format(price),
             stage="adl",
         )
+        loss = abs(price - mark) * lots * k
         if loss:
             _record(venue, episode, "adl", loss, ts, account=other_id)
+    crumb = -_equity(venue, episode)
+    if deficit and 0 < crumb < k:  # less than one tick-lot the prices cannot carry: the rounding account pays it
+        dst_kind, dst = _payer(episode)
+        venue.ledger.transfer(SYSTEM, ROUNDING, dst_kind, dst, crumb)
+        _record(venue, episode, "adl", crumb, ts)
 
 
 def _haircut_and_tear_up(venue: Venue, episode: Episode, market: Market, ts: int) -> None:

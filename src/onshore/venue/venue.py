@@ -66,7 +66,7 @@ from onshore.pricing.mark import basis_sample_ticks, mark_components, median3
 from onshore.pricing.ticks import convert_price_ticks
 from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate
 from onshore.venue.errors import VenueStopped
-from onshore.venue.liquidation import is_below_maintenance, liquidate
+from onshore.venue.liquidation import HOUSE_PREFIX, is_below_maintenance, liquidate
 from onshore.venue.state import state_document, state_hash_of
 
 REDUCE_ONLY_EXCESS: Final = "reduce_only"
@@ -439,6 +439,8 @@ class Venue:
                     m = markets[name]
                     maintenance += m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k)
                     crosses += 1
+            if account_id.startswith(HOUSE_PREFIX):
+                maintenance = 0  # taken-over positions: the fund or the member stands behind them
             if crosses > 1:
                 self._multi.add(account_id)
             elif self._multi:
@@ -662,6 +664,10 @@ class Venue:
     def _check_new_account(self, account: object, member_id: object, owner: object) -> tuple[Member, str]:
         if type(account) is not str or not account:
             raise Rejection(Reject.MALFORMED_COMMAND, "account must be a non-empty string")
+        if account.startswith(HOUSE_PREFIX):
+            raise Rejection(
+                Reject.MALFORMED_COMMAND, f"account ids beginning {HOUSE_PREFIX!r} are the venue's own (house accounts)"
+            )
         if account in self.accounts:
             raise Rejection(Reject.DUPLICATE_ACCOUNT, f"account {account} already exists")
         member = self.members.get(member_id) if type(member_id) is str else None
@@ -1575,6 +1581,8 @@ class Venue:
         market = self._market(cmd.market)
         if cmd.state not in MARKET_STATES:
             raise Rejection(Reject.INVALID_STATE, f"state must be one of {', '.join(MARKET_STATES)}")
+        if market.book.state == HALTED and cmd.state != HALTED:
+            self._marks_moved = True  # reopened: accounts that went under during the halt are looked at now
         events = market.book.set_state(cmd.state)
         assert type(events[0]) is StateChanged
         self._emit(e.MarketStateChanged, cmd.ts, market=market.spec.name, state=market.book.state)
@@ -1632,6 +1640,8 @@ class Venue:
         )
         for market, ticks in converted:
             market.index_ticks = ticks
+            if market.index_stale:  # resumed: accounts that went under while it was paused are looked at now
+                self._marks_moved = True
             market.index_stale = False
             self._refresh_mark(market, cmd.ts, full=True)
 
