@@ -73,6 +73,18 @@ def test_impact_on_a_book_on_the_liquidated_side_agrees_to_the_micro_dollar(
     assert r.venue_uncovered == r.engine_uncovered
 
 
+def test_a_clearing_member_takes_over_in_the_engine_as_in_the_venue() -> None:
+    """Seed 12 under US clearing: a book that takes nothing more and no loss left, so fcm-2 and
+    fcm-3 take positions into their house accounts; later steps liquidate the houses, and their
+    members pay. The engine's house rows do the same, to the micro-dollar."""
+    r = run("us_clearing", 12, 10, two_sided=False)
+    assert any(liq.stage == "takeover" for liq in r.engine.liquidations)
+    houses = {a for accounts in r.venue_by_step.values() for a in accounts if a.startswith("@")}
+    assert houses == {"@fcm-2", "@fcm-3"}
+    assert r.venue_by_step == r.engine_by_step
+    assert r.venue_layers == r.engine_layers
+
+
 @pytest.mark.parametrize("depth", [10, 50])
 @pytest.mark.parametrize("loss_model", MODELS)
 @pytest.mark.parametrize("seed", SEEDS)

@@ -37,6 +37,7 @@ from onshore.core.events import LOSS_LAYERS
 from onshore.core.spec import MarketSpec
 from onshore.core.units import PPB, div_ceil, div_floor
 from onshore.lab.population import LIQUIDITY, SEGMENTS, Population
+from onshore.venue.liquidation import FUND_HOUSE, HOUSE_PREFIX, HOUSE_SEGMENT
 
 LAYERS = LOSS_LAYERS
 _E9 = 10**9
@@ -139,6 +140,7 @@ class Engine:
         self.pop = population.copy()
         self.market = market
         self.policy = policy
+        self.houses = self._add_houses()
         self.tiers = Tiers(market)
         self.k = market.micros_per_tick_lot
         self.ids = self.pop.account_ids
@@ -176,13 +178,34 @@ class Engine:
         return int(p.cash[i]) + int(p.qty[i]) * self.mark * self.k - int(p.cost[i])
 
     def maintenance(self, i: int) -> int:
+        if i in self.houses:
+            return 0  # a house account has no maintenance of its own: it is liquidated at negative equity
         return self.tiers.maintenance(abs(int(self.pop.qty[i])) * self.mark * self.k)
+
+    def _add_houses(self) -> set[int]:
+        """Rows for the Venue's house accounts, flat and empty: the insurance fund's (offshore) or
+        each member's (US clearing), which take over positions nobody will take (:meth:`_take_over`)."""
+        p = self.pop
+        if self.policy.loss_model == "offshore":
+            houses = [(FUND_HOUSE, 0)]
+        else:
+            houses = [(HOUSE_PREFIX + m, n) for n, m in enumerate(p.member_ids)]
+        first = len(p.account_ids)
+        n = len(houses)
+        p.account_ids.extend(h for h, _ in houses)
+        p.segment = np.append(p.segment, np.full(n, SEGMENTS.index(HOUSE_SEGMENT), p.segment.dtype))
+        p.member = np.append(p.member, np.array([m for _, m in houses], p.member.dtype))
+        for name in ("qty", "cost", "cash"):
+            setattr(p, name, np.append(getattr(p, name), np.zeros(n, getattr(p, name).dtype)))
+        p.leverage = np.append(p.leverage, np.full(n, 100, p.leverage.dtype))
+        return set(range(first, first + n))
 
     def below_maintenance(self) -> list[int]:
         """Accounts below maintenance at the current mark, in account-id order (vectorized)."""
         p = self.pop
         equity = self.equity_all()
         mm = maintenance_vec(self.tiers, np.abs(p.qty) * self.mark * self.k)
+        mm[sorted(self.houses)] = 0
         idx = np.nonzero((p.qty != 0) & (equity < mm))[0]
         return sorted((int(i) for i in idx if i != self.liquidity), key=lambda i: self.ids[i])
 
@@ -247,7 +270,7 @@ class Engine:
             touched |= self._with_loss_model(i)
         end = self.equity(i)
         consumed = start - max(0, end)
-        if consumed > 0:
+        if consumed > 0 and i not in self.houses:  # a house's equity was a trader's, counted then
             self._record("trader", consumed, i)
         if end < 0:
             self.uncovered += -end
@@ -372,12 +395,43 @@ class Engine:
         if deficit > 0:
             self.member_stress[int(p.member[i])] += deficit
         self._cover(i)
+        if p.qty[i] and self.equity(i) >= 0 and (i in self.houses or self._take_over(i)):
+            return touched  # a house carries its position on; or the fund or the member took it over
         if p.qty[i]:
             if self.policy.loss_model == "offshore":
                 touched |= self._adl(i)
             else:
                 touched |= self._haircut_and_tear_up(i)
         return touched
+
+    def _take_over(self, i: int) -> bool:
+        """The Venue's takeover (docs/liquidation.md): the insurance fund at the bankruptcy price
+        within its balance (offshore), or the account's member at the mark if its capital covers
+        the house's maintenance afterwards (US clearing). False if neither can."""
+        p = self.pop
+        qty = int(p.qty[i])
+        mark, k = self.mark, self.k
+        offshore = self.policy.loss_model == "offshore"
+        m = int(p.member[i])
+        if not offshore and m in self.defaulted:
+            return False
+        house = self.ids.index(FUND_HOUSE if offshore else HOUSE_PREFIX + p.member_ids[m])
+        carried = int(p.qty[house]) + qty
+        if offshore:
+            if abs(carried) * mark * k > self.insurance_fund:
+                return False
+        elif int(p.member_capital[m]) < self.tiers.maintenance(abs(carried) * mark * k):
+            return False
+        lots = abs(qty)
+        fills = [(FUND_HOUSE, lots, mark)]
+        if offshore:
+            room = div_floor(mark * self.policy.market_protection_ppb, PPB)
+            equity = min(max(0, self.equity(i)), room * lots * k)
+            fills = adl_prices([(FUND_HOUSE, lots)], equity, mark, k, qty < 0)
+        for _, q, price in fills:
+            self._transfer(i, house, q, price)
+            self.liquidations.append(Liquidated(self.step, self.ids[i], p.segment_name(i), q, price, "takeover"))
+        return True
 
     def _record(self, layer: str, amount: int, i: int) -> None:
         self.by_layer[layer] += amount
