@@ -194,7 +194,9 @@ def test_every_reason_code_is_documented(family: str) -> None:
 
 
 def test_liquidation_stages_are_the_documented_ones() -> None:
-    assert _liquidation_stages() == {"partial", "full", "backstop", "market", "takeover", "adl", "tear_up"}
+    assert _liquidation_stages() == {
+        "partial", "full", "backstop", "market", "takeover", "adl", "tear_up", "house_offload"
+    }  # fmt: skip
 
 
 def test_worked_example_is_the_venues_real_output() -> None:

@@ -122,6 +122,9 @@ def test_the_sweep_stays_within_the_documented_tolerance() -> None:
 
     rows = sweep(seeds=range(40), depths={"10": (5, 20, 80), "1": (10, 50, 200)})
     exact = [r for r in rows if not r.two_sided]
-    assert all(r.identical for r in exact)
+    # a house (a member's or the fund's) that took a position over works it off through the book;
+    # the engine's curve has both sides, the one-sided book only the liquidated one (docs/lab.md)
+    assert all(r.identical for r in exact if not r.house_starved)
+    assert sum(r.house_starved for r in exact) <= len(exact) // 20
     assert all(r.within for r in rows if r.two_sided)
     assert sum(r.liquidated for r in rows) > 1000

@@ -142,6 +142,7 @@ class Drive:
     liquidated: dict[int, set[str]]  # step: the accounts liquidated at it
     slippage: int  # Σ |step price − fill price| × lots × K over the liquidation orders' fills
     mark_offsets: dict[int, set[int]]  # step: every (mark − step price) the step's liquidations could see
+    house_starved: bool = False  # a house held a position the one-sided book could not take (the engine's can)
 
 
 def drive(v: Venue, path: list[int], depth: int | None, two_sided: bool = False) -> Drive:
@@ -152,10 +153,16 @@ def drive(v: Venue, path: list[int], depth: int | None, two_sided: bool = False)
     liquidated: dict[int, set[str]] = {}
     offsets: dict[int, set[int]] = {}
     slippage = 0
+    starved = False
     for step, (prev, price) in enumerate(itertools.pairwise(path), start=1):
         ts = T0 + step * 1000
         v.apply(c.CancelAll(ts=ts, account=LIQUIDITY))
         falls = price < prev
+        if not two_sided:  # a house works off through the book: a long needs bids (laid when the price falls)
+            for account_id, account in v.accounts.items():
+                h = account.holdings.get("BTC-PERP")
+                if account_id.startswith("@") and h is not None and h.qty and (h.qty > 0) != falls:
+                    starved = True
         side = "buy" if falls else "sell"
         if depth is None:
             levels = [(side, price, 100_000)]
@@ -188,7 +195,7 @@ def drive(v: Venue, path: list[int], depth: int | None, two_sided: bool = False)
             if isinstance(ev, e.Trade) and ev.taker_order_id < 0:
                 slippage += abs(market.price.parse(ev.price) - price) * lots.parse(ev.qty) * market.k
         v.check_invariants()
-    return Drive(liquidated, slippage, offsets)
+    return Drive(liquidated, slippage, offsets, starved)
 
 
 def policy_for(config: VenueConfig, **overrides: object) -> Policy:
@@ -251,6 +258,7 @@ class Comparison:
     path: list[int]
     episodes: list[Episode]
     engine: RunResult
+    house_starved: bool = False  # see Drive
 
     @property
     def venue_total(self) -> int:
@@ -417,9 +425,20 @@ def compare(
         path=list(path),
         episodes=engine_run.episodes,
         k=config.markets["BTC-PERP"].micros_per_tick_lot,
-        positions={a: abs(int(q)) for a, q in zip(pop.account_ids, pop.qty, strict=True)},
+        positions=positions_with_houses(pop),
         engine=result,
+        house_starved=driven.house_starved,
     )
+
+
+def positions_with_houses(pop: Population) -> dict[str, int]:
+    """|position| of every account, and for each house account the most it could take over:
+    its member's customers' positions (``@{member}``) or everyone's (``@insurance_fund``)."""
+    out = {a: abs(int(q)) for a, q in zip(pop.account_ids, pop.qty, strict=True)}
+    for m, member in enumerate(pop.member_ids):
+        out["@" + member] = sum(abs(int(q)) for q, mm in zip(pop.qty, pop.member, strict=True) if int(mm) == m)
+    out["@insurance_fund"] = sum(abs(int(q)) for q in pop.qty)
+    return out
 
 
 def random_path(p0: int, seed: int, steps: int = 12) -> list[int]:
@@ -455,6 +474,7 @@ class Row:
     relative: float  # (engine − Venue) total / the Venue's total
     venue_total: int
     slippage: int
+    house_starved: bool
 
 
 def sweep(seeds: range, depths: dict[str, tuple[int, ...]], **engine: object) -> list[Row]:
@@ -481,7 +501,7 @@ def sweep(seeds: range, depths: dict[str, tuple[int, ...]], **engine: object) ->
                                 sum(1 for o in r.mark_offsets.values() if o - {0}),
                                 diff / bound if bound else float(diff > 0), r.layer_diff() / bound if bound else 0.0,
                                 (r.engine_total - r.venue_total) / max(1, r.venue_total), r.venue_total,
-                                r.venue_slippage,
+                                r.venue_slippage, r.house_starved,
                             )
                         )  # fmt: skip
     return rows

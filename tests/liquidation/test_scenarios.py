@@ -628,3 +628,25 @@ def test_a_customer_cannot_open_a_house_account() -> None:
     r = Run(None)
     r.member("fcm-1", "10000000", "1000000")
     r.apply(c.OpenAccount(ts=r.ts, account="@fcm-1", member="fcm-1", segment="retail"), reject="malformed_command")
+
+
+def test_a_member_house_works_off_what_it_took_over() -> None:
+    """alice's 10-lot short, taken over by fcm-1's house at the mark 66,350 (the book was empty).
+
+    mm then offers 10 lots at 66,310 and the index falls to 66,300: the house is 10 × 50 × K =
+    5 USD up, and at the start of the liquidation pass it buys its short back through the book
+    at 66,310 (within market protection and above nothing it cannot pay): stage
+    ``house_offload``, no fee, the house flat with 4 USD (docs/liquidation.md).
+    """
+    from .test_known_bugs import _short_at_66350
+
+    r, events = _short_at_66350(None)
+    assert r.qty("@fcm-1") == -10
+    r.account("mm", "1000000", segment="market_maker")
+    r.order("mm", "sell", 10, "66310", post_only=True)
+    events = r.index("66300")
+    offloads = [ev for ev in of_type(events, "liquidation") if ev["stage"] == "house_offload"]
+    assert [(ev["account"], ev["qty"], ev["fee"]) for ev in offloads] == [("@fcm-1", "10", "0")]
+    assert [(t["price"], t["qty"]) for t in of_type(events, "trade")] == [("66310", "10")]
+    assert r.qty("@fcm-1") == 0 and r.equity("@fcm-1") == usd("4")
+    assert r.qty("mm") == -10

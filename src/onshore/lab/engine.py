@@ -220,6 +220,7 @@ class Engine:
             self.prev_mark = self.mark
             self.mark = self.path_price = int(price)
             self.consumed = {True: 0, False: 0}  # the curve is laid afresh at each step (transient impact)
+            self._offload_houses()
             any_liquidation = False
             for _round in range(10_000):
                 candidates = self.below_maintenance()
@@ -287,8 +288,28 @@ class Engine:
         stage = "full" if lots == abs(qty) else "partial"
         return bankrupt > 0 and self._book_close(i, lots, bankrupt, stage) > 0
 
-    def _book_close(self, i: int, lots: int, limit: int, stage: str) -> int:
-        """Sell (buy) through the liquidity account down (up) to ``limit``; the fee; the impact."""
+    def _offload_houses(self) -> None:
+        """The Venue's ``offload_houses``: each house row works its position off through the book,
+        down (up) to the market-protection limit from the mark or its bankruptcy price, whichever
+        is nearer, without a liquidation fee; a house with no equity waits for liquidation."""
+        mark = self.mark
+        prot = div_floor(mark * self.policy.market_protection_ppb, PPB)
+        for h in sorted(self.houses, key=lambda i: self.ids[i]):
+            qty = int(self.pop.qty[h])
+            equity = self.equity(h)
+            if not qty or equity <= 0:
+                continue
+            left = abs(qty)
+            bankrupt = bankruptcy_price(qty, equity, mark, self.k)
+            limit = max(mark - prot, bankrupt) if qty > 0 else min(mark + prot, bankrupt)
+            while left > 0:
+                want = min(left, self.policy.max_order_lots)
+                if self._book_close(h, want, limit, "house_offload", fee_due=False) < want:
+                    break
+                left = abs(int(self.pop.qty[h]))
+
+    def _book_close(self, i: int, lots: int, limit: int, stage: str, fee_due: bool = True) -> int:
+        """Sell (buy) through the liquidity account down (up) to ``limit``; the fee (if due); the impact."""
         p = self.pop
         qty = int(p.qty[i])
         sell = qty > 0
@@ -310,7 +331,7 @@ class Engine:
         for price, q in fills:
             self._transfer(i, self.liquidity, q, price)
             notional += price * q * self.k
-        fee = min(div_ceil(notional * self.policy.liquidation_fee_ppb, PPB), max(0, self.equity(i)))
+        fee = min(div_ceil(notional * self.policy.liquidation_fee_ppb, PPB), max(0, self.equity(i))) if fee_due else 0
         if fee > 0:
             p.cash[i] -= fee
             self.insurance_fund += fee

@@ -266,8 +266,10 @@ def _reduce_within_bankruptcy(
     return _backstop(venue, episode, market, h, bankrupt, ts)
 
 
-def _book_close(venue: Venue, episode: Episode, market: Market, lots: int, limit: int, stage: str, ts: int) -> int:
-    """Send a reduce-only IOC for ``lots`` at ``limit``; book the fee; return the lots filled."""
+def _book_close(
+    venue: Venue, episode: Episode, market: Market, lots: int, limit: int, stage: str, ts: int, fee_due: bool = True
+) -> int:
+    """Send a reduce-only IOC for ``lots`` at ``limit``; book the fee (if due); return the lots filled."""
     account = episode.account
     h = account.holdings[market.spec.name]
     side = SELL if h.qty > 0 else BUY
@@ -299,7 +301,7 @@ def _book_close(venue: Venue, episode: Episode, market: Market, lots: int, limit
     finally:
         venue._liquidating = None
     if filled:
-        fee = div_ceil(notional * venue.config.clearing.liquidation_fee_ppb, PPB)
+        fee = div_ceil(notional * venue.config.clearing.liquidation_fee_ppb, PPB) if fee_due else 0
         fee = max(0, min(fee, _equity(venue, episode)))
         if fee > 0:
             src_kind, src = _payer(episode)
@@ -533,6 +535,46 @@ def _take_over(venue: Venue, episode: Episode, market: Market, h: Holding, ts: i
     return True
 
 
+def offload_houses(venue: Venue, ts: int) -> None:
+    """House accounts work off what they took over: through the book, within market protection.
+
+    Called at the start of every liquidation pass (a mark moved or a trade happened). For each
+    house (the fund's, then each member's, in id order) and each market it holds a position in
+    that can trade, reduce-only IOC orders (stage ``house_offload``, no liquidation fee) down
+    (up) to the market-protection limit from the mark or the house's bankruptcy price,
+    whichever is nearer, in orders of at most the maximum order size (a house with no equity
+    left waits for the liquidation engine): a clearing house's default management hedges and
+    sells what a defaulter left rather than carry it, and a house that held its position
+    through a falling market would turn a loss already absorbed into a new one for its member
+    or the fund.
+    Runtime: O(members + houses' positions) when nothing is held.
+    """
+    accounts = venue.accounts
+    for house_id in [FUND_HOUSE, *sorted(HOUSE_PREFIX + m for m in venue.members)]:
+        house = accounts.get(house_id)
+        if house is None:
+            continue
+        for name in sorted(house.holdings):
+            h = house.holdings[name]
+            market = venue.markets[name]
+            if not h.qty or not _can_liquidate(market) or market.mark is None:
+                continue
+            limit = market.book.protection_limit(SELL if h.qty > 0 else BUY)
+            equity = cross_equity(venue, house)
+            if limit is None or equity <= 0:
+                continue  # a house under water is the liquidation engine's (its layers pay)
+            # never beyond its bankruptcy price: what it closes must not leave a debt
+            bankrupt = bankruptcy_price(h.qty, equity, market.mark, market.k)
+            limit = max(limit, bankrupt) if h.qty > 0 else min(limit, bankrupt)
+            episode = Episode(house, 0, None)
+            left = abs(h.qty)
+            while left > 0:
+                want = min(left, market.spec.max_order_lots)
+                if _book_close(venue, episode, market, want, limit, "house_offload", ts, fee_due=False) < want:
+                    break
+                left = abs(h.qty)
+
+
 def _open_house(venue: Venue, house_id: str, member_id: str, ts: int) -> Account:
     """Open the house account that carries taken-over positions (an ``account_opened`` event).
 
@@ -545,6 +587,7 @@ def _open_house(venue: Venue, house_id: str, member_id: str, ts: int) -> Account
     customer = venue._customer_for(segment)
     member = venue.members[member_id]
     venue._create_account(house_id, member, segment, house_id, customer)
+    venue.houses += 1
     member.accounts.remove(house_id)  # the member's own (or the fund's), not a customer's: out of segregation
     venue._emit_account_opened(ts, house_id, member_id, segment, house_id, customer, [])
     return venue.accounts[house_id]

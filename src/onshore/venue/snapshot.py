@@ -19,6 +19,7 @@ from onshore.book.records import BUY, SELL
 from onshore.clearing.accounts import Account, Holding, Member
 from onshore.core.hashing import canonical_json
 from onshore.core.spec import VenueConfig
+from onshore.venue.liquidation import HOUSE_PREFIX
 
 if TYPE_CHECKING:
     from onshore.venue.venue import Venue
@@ -142,6 +143,7 @@ def restore(config: VenueConfig, data: bytes) -> Venue:
             account.holdings[name] = h
         venue.accounts[account_id] = account
         venue.owner_accounts.setdefault(account.owner, []).append(account)
+    venue.houses = sum(1 for account_id in venue.accounts if account_id.startswith(HOUSE_PREFIX))
     venue.client_order_ids.clear()
     venue.client_order_ids.update({a: dict(ids) for a, ids in doc["client_order_ids"].items()})
     for name, m in doc["markets"].items():

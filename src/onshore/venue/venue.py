@@ -66,7 +66,7 @@ from onshore.pricing.mark import basis_sample_ticks, mark_components, median3
 from onshore.pricing.ticks import convert_price_ticks
 from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate
 from onshore.venue.errors import VenueStopped
-from onshore.venue.liquidation import HOUSE_PREFIX, is_below_maintenance, liquidate
+from onshore.venue.liquidation import HOUSE_PREFIX, is_below_maintenance, liquidate, offload_houses
 from onshore.venue.state import state_document, state_hash_of
 
 REDUCE_ONLY_EXCESS: Final = "reduce_only"
@@ -281,6 +281,7 @@ class Venue:
         self.default_fund_contributions: dict[str, int] = {}
         self.assessed: dict[str, int] = {}
         self.liquidation_orders = 0
+        self.houses = 0  # house accounts opened by takeovers (onshore.venue.liquidation): ids "@…"
         self.liquidation_trades = 0
         self._liquidating: str | None = None
         self._iso_liquidation: str | None = None  # "account/market" of an isolated position being liquidated
@@ -380,6 +381,8 @@ class Venue:
         mark, and the next round looks again, inside the same command. Markets whose index
         is stale are skipped: their marks are frozen.
         """
+        if self.houses:
+            offload_houses(self, ts)
         for _ in range(100_000):
             self._refresh_triggers()
             self._marks_moved = False
