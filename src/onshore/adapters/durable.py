@@ -25,11 +25,11 @@ from typing import Any, BinaryIO
 
 from onshore.config.load import ConfigError
 from onshore.core.commands import Command, MalformedCommand, decode_command
-from onshore.core.events import Event
+from onshore.core.events import CommandRejected, Event
 from onshore.core.spec import VenueConfig
 from onshore.journal.base import ConfigMismatch, JournalError
 from onshore.journal.commit import Committer, InlineCommitter, ProcessCommitter
-from onshore.journal.format import Key, UnparsedLine, encode_chunk, join_chunks
+from onshore.journal.format import Key, UnparsedLine, encode_entry, pack_batch
 from onshore.journal.lock import JournalLock
 from onshore.journal.recovery import (
     config_from_json,
@@ -47,7 +47,6 @@ from onshore.venue.errors import VenueStopped
 
 DEFAULT_BATCH = 4096
 DEFAULT_SNAPSHOT_EVERY = 100_000
-_CHUNK = 64  # entries encoded at a time, while their objects are still in the CPU's caches
 
 
 class DurableVenue:
@@ -56,6 +55,10 @@ class DurableVenue:
     ``batch`` caps the commands per transaction; ``snapshot_every`` (0: never) takes a
     snapshot after every multiple of that many commands. Events returned by
     :meth:`apply` are not durable yet: durability is the committer's to report.
+
+    Each entry is encoded right after its command is applied (its objects are still in the
+    CPU's caches and die young); a batch is the encoded entries, their keys and the
+    sequence numbers of the rejected ones (:func:`~onshore.journal.format.pack_batch`).
     """
 
     def __init__(self, venue: Venue, committer: Committer, *, batch: int = DEFAULT_BATCH, snapshot_every: int = 0):
@@ -65,8 +68,9 @@ class DurableVenue:
         self.committer = committer
         self.batch = batch
         self.snapshot_every = snapshot_every
-        self._pending: list[tuple[int, Key, Any, list[Event]]] = []  # applied, not yet encoded
-        self._chunks: list[bytes] = []  # encoded, not yet handed to the journal
+        self._entries: list[bytes] = []  # encoded, not yet handed to the journal
+        self._keys: list[Key] = []
+        self._rejected: list[int] = []
         self._first = venue.cmd + 1  # the first seq of the batch being gathered
         self._next_snapshot = (venue.cmd // snapshot_every + 1) * snapshot_every if snapshot_every > 0 else 1 << 62
         self._flush_at = self._limit()
@@ -84,19 +88,20 @@ class DurableVenue:
         """Apply many commands; the same as :meth:`apply` for each, with less overhead per command."""
         venue = self.venue
         apply = venue.apply
-        pending = self._pending
-        append = pending.append
-        encode_pending = self._encode_pending
+        add_entry = self._entries.append
+        add_key = self._keys.append
+        add_rejected = self._rejected.append
         flush_at = self._flush_at
         for key, command in commands:
             events = apply(command)
             seq = venue.cmd
-            append((seq, key, command, events))
+            add_entry(encode_entry((seq, key, command, events)))
+            add_key(key)
+            if events and type(events[0]) is CommandRejected:
+                add_rejected(seq)
             if seq >= flush_at:
                 self.flush()
                 flush_at = self._flush_at
-            elif len(pending) >= _CHUNK:
-                encode_pending()
 
     def reject_line(self, number: int, line: bytes, error: MalformedCommand) -> list[Event]:
         """Number and journal an input line that is not a command, as ``onshore replay`` does."""
@@ -108,23 +113,20 @@ class DurableVenue:
 
     def _queue(self, key: Key, record: Any, events: list[Event]) -> None:
         seq = self.venue.cmd
-        self._pending.append((seq, key, record, events))
+        self._entries.append(encode_entry((seq, key, record, events)))
+        self._keys.append(key)
+        if events and type(events[0]) is CommandRejected:
+            self._rejected.append(seq)
         if seq >= self._flush_at:
             self.flush()
-        elif len(self._pending) >= _CHUNK:
-            self._encode_pending()
-
-    def _encode_pending(self) -> None:
-        self._chunks.append(encode_chunk(self._pending))
-        self._pending.clear()
 
     def flush(self) -> None:
         """Hand the entries gathered so far to the journal, and take a snapshot if one is due."""
-        if self._pending:
-            self._encode_pending()
-        if self._chunks:
-            payload = join_chunks(self._first, self._chunks)
-            self._chunks.clear()
+        if self._entries:
+            payload = pack_batch(self._first, self._entries, self._keys, self._rejected)
+            self._entries.clear()
+            self._keys.clear()
+            self._rejected.clear()
             self.committer.submit_batch(payload)
         venue = self.venue
         self._first = venue.cmd + 1

@@ -1,10 +1,11 @@
 """Group commit: many commands per durable transaction, and no acknowledgment before it.
 
 The Venue's thread applies commands and hands the journal one **batch** at a time: the
-entries ``[seq, key, command, events]`` of many commands, encoded in a single call
-(:func:`~onshore.journal.format.encode_batch`). A :class:`ChainWriter` then
+entries ``[seq, key, command, events]`` of many commands, each encoded right after it was
+applied, packed back to back with their lengths, keys and which were rejected
+(:func:`~onshore.journal.format.pack_batch`). A :class:`ChainWriter` then
 
-1. splits the batch into its entries (each element is byte for byte an entry's content),
+1. finds the entries by their lengths (no JSON is parsed on the way),
 2. hash-chains them (``hash = SHA-256(prev_hash ‖ entry)``),
 3. appends them all in one transaction, which returns only once SQLite has synced it,
 4. and only then acknowledges each command: ``{"seq": …, "status": "accepted"|"rejected"}``.
@@ -29,6 +30,7 @@ import contextlib
 import ctypes
 import gc
 import hashlib
+import itertools
 import multiprocessing
 import os
 import queue
@@ -42,7 +44,7 @@ from typing import Final, Protocol
 import msgspec
 
 from onshore.journal.base import EntryBatch, Journal, JournalError, SnapshotRecord
-from onshore.journal.format import HASH_SIZE, Key, is_rejection, snapshot_hash, split_batch
+from onshore.journal.format import HASH_SIZE, entry_prefix, snapshot_hash, unpack_batch
 
 _ACCEPTED: Final = b'{"seq": %d, "status": "accepted"}\n'
 _REJECTED: Final = b'{"seq": %d, "status": "rejected"}\n'
@@ -84,7 +86,7 @@ class ChainWriter:
     def write_batches(self, payloads: list[bytes]) -> int:
         """Store several batches in one durable transaction, then acknowledge; return the last seq."""
         batches: list[EntryBatch] = []
-        acks: list[bytes] = []
+        acks: list[bytes] | None = [] if self.ack_fd is not None else None
         expected, prev = self.last_seq + 1, self.last_hash
         for payload in payloads:
             batch = _chain_batch(payload, expected, prev, acks)
@@ -96,7 +98,7 @@ class ChainWriter:
             return self.last_seq
         self.journal.append(batches)
         self.last_seq, self.last_hash = expected - 1, prev
-        if self.ack_fd is not None:
+        if self.ack_fd is not None and acks:
             write_all(self.ack_fd, b"".join(acks))
         return self.last_seq
 
@@ -120,38 +122,46 @@ class ChainWriter:
         self.journal.append([], [SnapshotRecord(seq, event_seq, state_hash, self.last_hash, digest, data)])
 
 
-def _chain_batch(payload: bytes, expected: int, prev: bytes, acks: list[bytes]) -> EntryBatch:
-    """Cut an encoded batch into its entries and hash-chain them onto ``prev``; add their acknowledgments.
+def _chain_batch(payload: bytes, expected: int, prev: bytes, acks: list[bytes] | None) -> EntryBatch:
+    """Find the entries of a packed batch and hash-chain them onto ``prev``; add their acknowledgments.
 
-    Runtime complexity: O(batch bytes); one SHA-256 per entry.
+    The entries are found by their lengths (no JSON is parsed); each must start with its
+    own sequence number and key, so a batch that is not laid out as it says is refused
+    before anything is stored. Runtime complexity: O(batch bytes); one SHA-256 per entry.
     """
-    first, raws, heads = split_batch(payload)
+    try:
+        batch = unpack_batch(payload)
+    except ValueError as exc:
+        raise JournalError(f"a batch is not laid out as it says: {exc}") from exc
+    first, lengths = batch.first_seq, batch.lengths
     if first != expected:
         raise JournalError(f"batch starts at entry {first}, but the journal ends at entry {expected - 1}")
+    keys = batch.keys()
+    if len(keys) != len(lengths):
+        raise JournalError(f"a batch of {len(lengths)} entries comes with {len(keys)} keys")
+    ends = list(itertools.accumulate(lengths))
+    data, base = batch.data, batch.data_start
     sha256 = hashlib.sha256
-    offset = len(b"[%d,[" % first)
-    offsets: list[int] = []
-    lengths: list[int] = []
-    keys: list[Key] = []
     digests: list[bytes] = []
+    append = digests.append
     start_hash = prev
-    for raw, (seq, key, _command, events) in zip(raws, heads, strict=True):
-        if seq != expected:
-            raise JournalError(f"batch entry {seq} is out of sequence (expected {expected})")
+    start = 0
+    seq = first
+    for end, key in zip(ends, keys, strict=True):
+        if not payload.startswith(
+            b"[%d,%d," % (seq, key) if type(key) is int else entry_prefix(seq, key), base + start
+        ):
+            raise JournalError(f"entry {seq} of a batch does not start with its own sequence number and key")
         h = sha256(prev)
-        h.update(raw)
+        h.update(data[start:end])
         prev = h.digest()
-        digests.append(prev)
-        size = len(raw)
-        offsets.append(offset)
-        lengths.append(size)
-        keys.append(key)
-        acks.append(_REJECTED % seq if is_rejection(events) else _ACCEPTED % seq)
-        offset += size + 1
-        expected += 1
-    if keys and offset != len(payload) - 1:
-        raise JournalError("a batch is not laid out as [first_seq, [entry, …]]")
-    return EntryBatch(first, payload, offsets, lengths, keys, start_hash, b"".join(digests))
+        append(prev)
+        start = end
+        seq += 1
+    if acks is not None:
+        rejected = set(batch.rejected)
+        acks.extend([(_REJECTED if seq in rejected else _ACCEPTED) % seq for seq in range(first, first + len(ends))])
+    return EntryBatch(first, data, ends, keys, batch.keys_json, start_hash, b"".join(digests))
 
 
 SnapshotState = Callable[[bytes], tuple[int, int, str]]

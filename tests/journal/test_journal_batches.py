@@ -1,0 +1,101 @@
+"""Batches between the Venue's thread and the journal's writer: entries found by their lengths, keys of
+both kinds, rejections acknowledged as such, and a batch that is not laid out as it says refused."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from onshore.journal import ChainCheck, JournalError, SQLiteJournal
+from onshore.journal.commit import ChainWriter
+from onshore.journal.format import encode_entry, genesis_hash, pack_batch, unpack_batch
+from onshore.journal.recovery import effective_config, new_meta
+
+keys = st.one_of(st.integers(min_value=1, max_value=2**40), st.text(max_size=12))
+
+
+def _entries(first: int, batch_keys: list[int | str]) -> list[bytes]:
+    return [
+        encode_entry(
+            (first + i, key, {"type": "deposit", "note": f"entry {i} ]],["}, [{"type": "x", "cmd": first + i}])
+        )
+        for i, key in enumerate(batch_keys)
+    ]
+
+
+@given(first=st.integers(min_value=1, max_value=10**9), batch_keys=st.lists(keys, max_size=40), data=st.data())
+def test_a_packed_batch_unpacks_to_its_entries_keys_and_rejections(
+    first: int, batch_keys: list[int | str], data: st.DataObject
+) -> None:
+    entries = _entries(first, batch_keys)
+    seqs = list(range(first, first + len(entries)))
+    rejected = data.draw(st.lists(st.sampled_from(seqs), unique=True) if seqs else st.just([]))
+    batch = unpack_batch(pack_batch(first, entries, batch_keys, sorted(rejected)))
+    assert batch.first_seq == first
+    assert batch.keys() == batch_keys
+    assert batch.rejected == sorted(rejected)
+    assert batch.lengths == [len(e) for e in entries]
+    assert bytes(batch.data) == b"".join(entries)
+
+
+def _journal(tmp_path: Path) -> tuple[SQLiteJournal, bytes]:
+    config_json = effective_config(None)
+    store = SQLiteJournal(tmp_path / "journal.db")
+    store.initialize(new_meta(config_json))
+    return store, genesis_hash(config_json)
+
+
+def test_the_writer_stores_each_entry_byte_for_byte_and_acknowledges_rejections(tmp_path: Path) -> None:
+    store, genesis = _journal(tmp_path)
+    ack_r, ack_w = os.pipe()
+    writer = ChainWriter(store, 0, genesis, ack_w)
+    first_keys: list[int | str] = [1, "a]b", 3]
+    second_keys: list[int | str] = ['q"x', 5]
+    first, second = _entries(1, first_keys), _entries(4, second_keys)
+    assert writer.write_batches([pack_batch(1, first, first_keys, [2]), pack_batch(4, second, second_keys, [5])]) == 5
+    acks = [json.loads(line) for line in os.read(ack_r, 1 << 16).decode().splitlines()]
+    assert acks == [
+        {"seq": 1, "status": "accepted"},
+        {"seq": 2, "status": "rejected"},
+        {"seq": 3, "status": "accepted"},
+        {"seq": 4, "status": "accepted"},
+        {"seq": 5, "status": "rejected"},
+    ]
+    check = ChainCheck(genesis)
+    stored = list(check.entries(store.scan()))
+    assert check.ok and check.last_seq == 5
+    assert [(seq, key, entry) for seq, key, entry, _, _ in stored] == list(
+        zip(range(1, 6), first_keys + second_keys, first + second, strict=True)
+    )
+    assert check.last_hash == writer.last_hash
+    os.close(ack_r)
+    os.close(ack_w)
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["starts elsewhere", "first entry numbered wrong", "last entry with another key", "lengths shifted"],
+)
+def test_a_batch_that_is_not_laid_out_as_it_says_is_refused_and_nothing_is_stored(tmp_path: Path, case: str) -> None:
+    store, genesis = _journal(tmp_path)
+    writer = ChainWriter(store, 0, genesis)
+    batch_keys: list[int | str] = [1, 2, 3]
+    entries = _entries(1, batch_keys)
+    if case == "starts elsewhere":
+        payload = pack_batch(2, _entries(2, batch_keys), batch_keys, [])
+    elif case == "first entry numbered wrong":
+        payload = pack_batch(1, [_entries(7, [1])[0], *entries[1:]], batch_keys, [])
+    elif case == "last entry with another key":
+        payload = pack_batch(1, entries, [1, 2, 9], [])
+    else:
+        payload = pack_batch(1, [entries[0] + entries[1][:5], entries[1][5:], entries[2]], batch_keys, [])
+    with pytest.raises(JournalError):
+        writer.write_batch(payload)
+    assert store.last() is None and writer.last_seq == 0
+    store.close()
