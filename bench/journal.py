@@ -11,10 +11,12 @@ process:
    each commit; timed until the last command is durable;
 3. recovery from that journal: with its latest snapshot (then replay of the tail), as
    ``onshore run`` does it (the entries before the snapshot checked by a forked process and
-   this one), the same in one process, and by full replay from the first entry. All of
-   them check the whole hash chain.
+   this one, the idempotency keys collected on the way), the same in one process, and by
+   full replay from the first entry (the chain checked by a forked process while this one
+   replays, then in one process). All of them check the whole hash chain.
 
-Wall-clock seconds (the disk's syncs are part of the cost). Every run must reach the
+Wall-clock seconds (the disk's syncs are part of the cost), and CPU seconds beside them: this
+process's, plus its forked children's (the journal's writer, the chain checkers). Every run must reach the
 in-memory run's state hash, or the benchmark exits non-zero.
 
     python bench/journal.py [--n 1000000] [--batch 4096] [--snapshot-every 100000] [--writer process]
@@ -87,15 +89,21 @@ def run_durable(
     return elapsed, venue.state_hash(), cpu, writer_cpu
 
 
-def run_recovery(path: Path, *, use_snapshots: bool, parallel: bool) -> tuple[float, str, int | None]:
+def run_recovery(path: Path, *, use_snapshots: bool, parallel: bool) -> tuple[float, str, int | None, str]:
+    """Recover from the journal; ``parallel`` as ``onshore run`` does it (forked chain check, keys collected)."""
     gc.collect()
+    cpu0, child0 = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     journal = SQLiteJournal(path, readonly=True)
     again = functools.partial(SQLiteJournal, path, readonly=True) if parallel else None
-    recovered = recover(journal, use_snapshots=use_snapshots, parallel=again)
+    recovered = recover(journal, use_snapshots=use_snapshots, parallel=again, collect_keys=parallel)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    forked = child1.ru_utime + child1.ru_stime - child0.ru_utime - child0.ru_stime
     journal.close()
-    return elapsed, recovered.venue.state_hash(), recovered.snapshot_seq
+    cpu_text = f"{cpu:.3f} + {forked:.3f}" if parallel else f"{cpu:.3f}"
+    return elapsed, recovered.venue.state_hash(), recovered.snapshot_seq, cpu_text
 
 
 def main() -> int:
@@ -117,9 +125,10 @@ def main() -> int:
         path = Path(tmp) / "journal.db"
         dur_s, dur_hash, dur_cpu, writer_cpu = run_durable(cmds, path, args.batch, args.snapshot_every, args.writer)
         size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
-        snap_s, snap_hash, snap_seq = run_recovery(path, use_snapshots=True, parallel=True)
-        seq_s, seq_hash, _ = run_recovery(path, use_snapshots=True, parallel=False)
-        full_s, full_hash, _ = run_recovery(path, use_snapshots=False, parallel=False)
+        snap_s, snap_hash, snap_seq, snap_cpu = run_recovery(path, use_snapshots=True, parallel=True)
+        seq_s, seq_hash, _, seq_cpu = run_recovery(path, use_snapshots=True, parallel=False)
+        full_s, full_hash, _, full_cpu = run_recovery(path, use_snapshots=False, parallel=True)
+        full1_s, full1_hash, _, full1_cpu = run_recovery(path, use_snapshots=False, parallel=False)
 
     results: dict[str, Any] = {
         "durable_commands_per_s": round(n / dur_s),
@@ -134,9 +143,10 @@ def main() -> int:
     print(f"{name:<44}{n / dur_s:>12,.0f}{dur_s:>10.3f}{cpu:>16}")
     print(f"{'durable / in-memory':<44}{dur_s and mem_s / dur_s:>12.3f}")
     how = f"snapshot at {snap_seq:,} + tail" if snap_seq is not None else "no usable snapshot: full replay"
-    print(f"{f'recovery ({how})':<44}{'':>12}{snap_s:>10.3f}")
-    print(f"{'  the same, checking the chain in one process':<44}{'':>12}{seq_s:>10.3f}")
-    print(f"{'recovery (full replay, snapshots ignored)':<44}{'':>12}{full_s:>10.3f}")
+    print(f"{f'recovery ({how})':<44}{'':>12}{snap_s:>10.3f}{snap_cpu:>16}")
+    print(f"{'  the same, checking the chain in one process':<44}{'':>12}{seq_s:>10.3f}{seq_cpu:>16}")
+    print(f"{'recovery (full replay, snapshots ignored)':<44}{'':>12}{full_s:>10.3f}{full_cpu:>16}")
+    print(f"{'  the same, checking the chain in one process':<44}{'':>12}{full1_s:>10.3f}{full1_cpu:>16}")
     print(
         f"{n:,} commands; journal {size_mb:,.0f} MB; snapshots supported by the Venue: {snapshots_supported()}; "
         f"peak RSS {peak_rss_mb()} MB"
@@ -147,6 +157,7 @@ def main() -> int:
         "snapshot": snap_hash,
         "one process": seq_hash,
         "full": full_hash,
+        "full, one process": full1_hash,
     }
     if len(set(hashes.values())) != 1:
         print(json.dumps(results))

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from onshore.journal.format import HASH_SIZE, EntryRow, Key
+from onshore.journal.format import HASH_SIZE, EntryRow, Key, LinkRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,14 @@ class Journal(Protocol):
 
     def scan(self, first_seq: int = 1, last_seq: int | None = None) -> Iterator[EntryRow]:
         """The entries from ``first_seq`` (to ``last_seq``), in sequence order. Runtime complexity: O(n) streamed."""
+        ...
+
+    def scan_links(self, first_seq: int, last_seq: int) -> Iterator[list[LinkRow]]:
+        """The rows ``(key, entry, prev_hash, hash)`` of entries ``first_seq`` … ``last_seq`` in order, in lists.
+
+        What checking the chain needs, and no more: the fewer objects per row, the faster
+        a journal is checked. Runtime complexity: O(n) streamed.
+        """
         ...
 
     def find(self, needle: bytes) -> Iterator[EntryRow]:

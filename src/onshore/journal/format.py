@@ -48,6 +48,9 @@ Key = int | str
 EntryRow = tuple[int, Key, bytes, bytes, bytes]
 """One stored entry: ``(seq, key, entry, prev_hash, hash)``; hashes are 32 raw bytes."""
 
+LinkRow = tuple[Key, bytes, bytes, bytes]
+"""What checking an entry's place in the chain reads: ``(key, entry, prev_hash, hash)``."""
+
 
 class UnparsedLine(msgspec.Struct, frozen=True, tag_field="type", tag="unparsed_line", kw_only=True):
     """An input line that did not decode as a command, kept with the rejection it received.

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Final
 
 from onshore.journal.base import EntryBatch, JournalError, SnapshotRecord
-from onshore.journal.format import EntryRow, Key
+from onshore.journal.format import EntryRow, Key, LinkRow
 
 PAGE_SIZE: Final = 16384
 WAL_AUTOCHECKPOINT_PAGES: Final = 4096  # 64 MiB of log between checkpoints
@@ -71,6 +71,7 @@ _INSERT_SNAPSHOT: Final = (
     "INSERT OR REPLACE INTO snapshots (seq, event_seq, state_hash, entry_hash, data, hash) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _SELECT_ENTRIES: Final = "SELECT seq, key, entry, prev_hash, hash FROM entries"
+_SELECT_LINKS: Final = "SELECT key, entry, prev_hash, hash FROM entries WHERE seq BETWEEN ? AND ? ORDER BY seq"
 
 
 class SQLiteJournal:
@@ -160,6 +161,12 @@ class SQLiteJournal:
         cursor.arraysize = 4096
         while rows := cursor.fetchmany():
             yield from rows
+
+    def scan_links(self, first_seq: int, last_seq: int) -> Iterator[list[LinkRow]]:
+        cursor = self._con.execute(_SELECT_LINKS, (first_seq, last_seq))
+        cursor.arraysize = 4096
+        while rows := cursor.fetchmany():
+            yield rows
 
     def find(self, needle: bytes) -> Iterator[EntryRow]:
         cursor = self._con.execute(_SELECT_ENTRIES + " WHERE instr(entry, ?) > 0 ORDER BY seq", (needle,))
