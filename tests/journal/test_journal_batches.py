@@ -3,6 +3,7 @@ both kinds, rejections acknowledged as such, and a batch that is not laid out as
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -12,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from onshore.journal import ChainCheck, JournalError, SQLiteJournal
-from onshore.journal.commit import ChainWriter
-from onshore.journal.format import encode_entry, genesis_hash, pack_batch, unpack_batch
+from onshore.journal.commit import ChainWriter, ProcessCommitter
+from onshore.journal.format import encode_entry, genesis_hash, pack_batch, snapshot_hash, unpack_batch
 from onshore.journal.recovery import effective_config, new_meta
 
 keys = st.one_of(st.integers(min_value=1, max_value=2**40), st.text(max_size=12))
@@ -99,3 +100,39 @@ def test_a_batch_that_is_not_laid_out_as_it_says_is_refused_and_nothing_is_store
         writer.write_batch(payload)
     assert store.last() is None and writer.last_seq == 0
     store.close()
+
+
+def test_a_snapshot_the_writer_restores_somewhere_else_stops_the_writer_and_is_not_stored(tmp_path: Path) -> None:
+    store, genesis = _journal(tmp_path)
+    store.close()
+    committer = ProcessCommitter(
+        functools.partial(SQLiteJournal, tmp_path / "journal.db"), 0, genesis, None, lambda data: (1, 99, "wrong")
+    )
+    committer.submit_batch(pack_batch(1, _entries(1, [1]), [1], []))
+    committer.submit_snapshot(1, 1, None, b"{}")
+    committer.submit_batch(pack_batch(2, _entries(2, [2]), [2], []))
+    with pytest.raises(JournalError, match="restores to entry 1, event 99"):
+        committer.close()
+    stored = SQLiteJournal(tmp_path / "journal.db", readonly=True)
+    assert stored.snapshots() == []
+    stored.close()
+
+
+def test_the_writer_stores_a_snapshot_it_restored_bound_to_the_chain_where_it_was_taken(tmp_path: Path) -> None:
+    store, genesis = _journal(tmp_path)
+    store.close()
+    committer = ProcessCommitter(
+        functools.partial(SQLiteJournal, tmp_path / "journal.db"), 0, genesis, None, lambda data: (2, 2, "state")
+    )
+    for seq in (1, 2, 3, 4):
+        committer.submit_batch(pack_batch(seq, _entries(seq, [seq]), [seq], []))
+        if seq == 2:
+            committer.submit_snapshot(2, 2, None, b"{}")
+    assert committer.close() == 4
+    stored = SQLiteJournal(tmp_path / "journal.db", readonly=True)
+    check = ChainCheck(genesis, remember=(2,))
+    assert len(list(check.entries(stored.scan()))) == 4
+    [snap] = stored.snapshots()
+    assert (snap.seq, snap.event_seq, snap.state_hash, snap.entry_hash) == (2, 2, "state", check.hashes[2])
+    assert snap.hash == snapshot_hash(2, 2, "state", check.hashes[2], b"{}")
+    stored.close()

@@ -320,3 +320,17 @@ def test_replay_checked_in_parallel_finds_what_the_one_by_one_check_finds(tmp_pa
         assert outcomes[0][0] < len(rows(built)) and "torn tail discarded" in outcomes[0][-1][0]
     else:
         assert outcomes[0][0] == "broken" and not outcomes[0][2]
+
+
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_a_finished_run_leaves_the_whole_journal_in_its_one_file(tmp_path: Path, writer: str) -> None:
+    """The writer's connection is the last one, so closing it folds the write-ahead log back into the
+    file: a copy of that file alone holds every entry (no connection may cross the writer's fork)."""
+    db = tmp_path / "journal.db"
+    commands = write_lines(tmp_path / "c.jsonl", stream(300))
+    last = build(db, commands, writer=writer, snapshot_every=100)
+    build(db, commands, writer=writer, snapshot_every=100)  # recovers, applies nothing new
+    assert not Path(f"{db}-wal").exists()
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())
+    assert [r[0] for r in rows(copy)] == list(range(1, last + 1))

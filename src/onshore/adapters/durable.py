@@ -172,14 +172,20 @@ def input_lines(stream: BinaryIO) -> Iterator[bytes | None]:
 
 
 def open_committer(
-    path: Path, config: VenueConfig, last_seq: int, last_hash: bytes, ack_fd: int | None, writer: str
+    path: Path, config: VenueConfig, last_seq: int | None, last_hash: bytes | None, ack_fd: int | None, writer: str
 ) -> Committer:
-    """A committer for the journal at ``path``: ``process`` (forked writer) or ``inline``."""
+    """A committer for the journal at ``path``: ``process`` (forked writer) or ``inline``.
+
+    A process writer may be opened before recovery, without ``last_seq`` and ``last_hash``,
+    and then started (:meth:`ProcessCommitter.start`); an inline one needs them.
+    """
     if writer == "process" and hasattr(os, "fork"):
         hasher = functools.partial(snapshot_state, config) if snapshots_supported() else None
         return ProcessCommitter(lambda: SQLiteJournal(path), last_seq, last_hash, ack_fd, hasher)
     if writer not in ("process", "inline"):
         raise ValueError(f"unknown writer {writer!r}: use 'process' or 'inline'")
+    if last_seq is None or last_hash is None:
+        raise ValueError("an inline writer needs the journal's last seq and hash")
     return InlineCommitter(SQLiteJournal(path), last_seq, last_hash, ack_fd)
 
 
@@ -209,42 +215,64 @@ def run_journal(
     except BaseException:
         stream.close()
         raise
+    early: ProcessCommitter | None = None
     try:
-        journal = SQLiteJournal(journal_path)
         try:
-            config_json = effective_config(config_text) if config_text is not None else None
-            meta = journal.meta()
-            if not meta:
-                config_json = config_json if config_json is not None else effective_config(None)
-                config_from_json(config_json)  # validate before anything is written
-                journal.initialize(new_meta(config_json))
-            elif config_json is not None and config_json.decode() != meta.get("config"):
-                read_header(journal)
-                raise ConfigMismatch(
-                    f"{journal_path} was created with a different configuration; run it without --config "
-                    "(it keeps its own) or start a new journal"
-                )
+            journal = SQLiteJournal(journal_path)
+            try:
+                config_json = effective_config(config_text) if config_text is not None else None
+                meta = journal.meta()
+                if not meta:
+                    config_json = config_json if config_json is not None else effective_config(None)
+                    config_from_json(config_json)  # validate before anything is written
+                    journal.initialize(new_meta(config_json))
+                elif config_json is not None and config_json.decode() != meta.get("config"):
+                    read_header(journal)
+                    raise ConfigMismatch(
+                        f"{journal_path} was created with a different configuration; run it without --config "
+                        "(it keeps its own) or start a new journal"
+                    )
+                config = read_header(journal)[0]
+            finally:
+                journal.close()
             started = time.perf_counter()
-            recovered = recover(
-                journal, collect_keys=True, parallel=functools.partial(SQLiteJournal, journal_path, readonly=True)
-            )
-            for note in recovered.notes:
-                say(note)
-            if recovered.last_seq:
-                how = (
-                    f"snapshot at seq {recovered.snapshot_seq} + {recovered.replayed} entries"
-                    if recovered.snapshot_seq is not None
-                    else f"full replay of {recovered.replayed} entries"
+            if writer == "process" and hasattr(os, "fork"):
+                # forked now, while this process is small and holds no connection (see ProcessCommitter),
+                # started once recovery has found where the journal ends
+                opened = open_committer(journal_path, config, None, None, ack_fd, writer)
+                assert isinstance(opened, ProcessCommitter)
+                early = opened
+            journal = SQLiteJournal(journal_path)
+            try:
+                recovered = recover(
+                    journal, collect_keys=True, parallel=functools.partial(SQLiteJournal, journal_path, readonly=True)
                 )
-                say(
-                    f"journal: recovered through seq {recovered.last_seq} ({how}) "
-                    f"in {time.perf_counter() - started:.2f} s"
+                for note in recovered.notes:
+                    say(note)
+                if recovered.last_seq:
+                    how = (
+                        f"snapshot at seq {recovered.snapshot_seq} + {recovered.replayed} entries"
+                        if recovered.snapshot_seq is not None
+                        else f"full replay of {recovered.replayed} entries"
+                    )
+                    say(
+                        f"journal: recovered through seq {recovered.last_seq} ({how}) "
+                        f"in {time.perf_counter() - started:.2f} s"
+                    )
+            finally:
+                journal.close()
+            committer: Committer
+            if early is not None:
+                early.start(recovered.last_seq, recovered.last_hash)
+                committer = early
+            else:
+                committer = open_committer(
+                    journal_path, recovered.config, recovered.last_seq, recovered.last_hash, ack_fd, writer
                 )
-        finally:
-            journal.close()
-        committer = open_committer(
-            journal_path, recovered.config, recovered.last_seq, recovered.last_hash, ack_fd, writer
-        )
+        except BaseException:
+            if early is not None:
+                early.abort()
+            raise
         durable = DurableVenue(recovered.venue, committer, batch=batch, snapshot_every=snapshot_every)
         skipped = 0
         try:
