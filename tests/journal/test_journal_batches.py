@@ -12,10 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from onshore.adapters.durable import ForkedSnapshot
+from onshore.config.load import load_config
+from onshore.core.commands import decode_command
 from onshore.journal import ChainCheck, JournalError, SQLiteJournal
 from onshore.journal.commit import ChainWriter, ProcessCommitter
 from onshore.journal.format import encode_entry, genesis_hash, pack_batch, snapshot_hash, unpack_batch
 from onshore.journal.recovery import effective_config, new_meta
+from onshore.venue import Venue
+
+from .helpers import stream
 
 keys = st.one_of(st.integers(min_value=1, max_value=2**40), st.text(max_size=12))
 
@@ -136,3 +142,28 @@ def test_the_writer_stores_a_snapshot_it_restored_bound_to_the_chain_where_it_wa
     assert (snap.seq, snap.event_seq, snap.state_hash, snap.entry_hash) == (2, 2, "state", check.hashes[2])
     assert snap.hash == snapshot_hash(2, 2, "state", check.hashes[2], b"{}")
     stored.close()
+
+
+def test_a_forked_snapshot_is_the_venue_as_it_was_at_the_fork(tmp_path: Path) -> None:
+    venue = Venue(load_config(None))
+    lines = [line for line in stream(400) if "garbage" not in line and "not a time" not in line]
+    for line in lines[:200]:
+        venue.apply(decode_command(line))
+    expected = venue.snapshot()
+    forked = ForkedSnapshot(venue)
+    for line in lines[200:]:
+        venue.apply(decode_command(line))
+    assert venue.snapshot() != expected  # the Venue moved on while the child wrote
+    assert (forked.seq, forked.result(wait=True)) == (200, expected)
+
+
+def test_a_forked_snapshot_that_fails_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import onshore.adapters.durable as durable
+
+    def broken(venue: Venue) -> bytes:
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(durable, "take_snapshot", broken)
+    forked = ForkedSnapshot(Venue(load_config(None)))
+    with pytest.raises(JournalError, match="taking the snapshot after entry 0 failed"):
+        forked.result(wait=True)

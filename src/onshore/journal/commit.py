@@ -110,17 +110,22 @@ class ChainWriter:
         if seq != self.last_seq:
             raise JournalError(f"snapshot after entry {seq}, but the journal ends at entry {self.last_seq}")
 
-    def write_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
-        """Store a snapshot taken after entry ``seq`` (the last entry written), bound to its hash.
+    def write_snapshot(
+        self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None, chain_hash: bytes | None = None
+    ) -> None:
+        """Store a snapshot taken after entry ``seq``, bound to the chain hash there.
 
-        Without ``state_hash``, restore the snapshot here (``snapshot_state``) to learn it.
+        Without ``chain_hash``, entry ``seq`` must be the last one written. Without
+        ``state_hash``, restore the snapshot here (``snapshot_state``) to learn it.
         """
-        self.ensure_at(seq)
+        if chain_hash is None:
+            self.ensure_at(seq)
+            chain_hash = self.last_hash
         if state_hash is None:
             if data is None or self.snapshot_state is None:
                 raise JournalError(f"the snapshot after entry {seq} comes without its state hash")
             state_hash = restored_hash(seq, event_seq, self.snapshot_state(data))
-        self.journal.append([], [snapshot_record(seq, event_seq, state_hash, self.last_hash, data)])
+        self.journal.append([], [snapshot_record(seq, event_seq, state_hash, chain_hash, data)])
 
 
 def restored_hash(seq: int, event_seq: int, restored: tuple[int, int, str]) -> str:
@@ -265,12 +270,14 @@ _BATCH: Final = b"B"
 _SNAPSHOT: Final = b"S"
 _CLOSE: Final = b"C"
 _START: Final = b"P"  # the position (last seq, last hash) of a writer forked without one
+_MARK: Final = b"M"  # a snapshot is being taken after the last entry sent: remember the chain hash there
 _DURABLE: Final = b"D"  # replies: durable through seq (the length field)
 _ERROR: Final = b"E"  # replies: an error message of that length follows
 _READ_CHUNK: Final = 1 << 20
 _QUEUED_FRAMES: Final = 16  # batches waiting for the writer at most (the Venue blocks beyond)
 _snapshot_message = msgspec.msgpack.Decoder(tuple[int, int, str | None, bytes | None])
 _start_message = msgspec.msgpack.Decoder(tuple[int, bytes])
+_mark_message = msgspec.msgpack.Decoder(int)
 
 
 class ProcessCommitter:
@@ -344,6 +351,14 @@ class ProcessCommitter:
 
     def submit_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
         self._send(_SNAPSHOT, msgspec.msgpack.encode((seq, event_seq, state_hash, data)))
+
+    def mark_snapshot(self, seq: int) -> None:
+        """Say that a snapshot is being taken after entry ``seq`` (the last one submitted); its bytes come later.
+
+        The writer remembers the chain hash at ``seq``, so that :meth:`submit_snapshot` may
+        come any number of batches later.
+        """
+        self._send(_MARK, msgspec.msgpack.encode(seq))
 
     def durable_seq(self) -> int:
         self._read_replies(block=False)
@@ -437,7 +452,7 @@ def _grow_pipe(fd: int) -> None:
             fcntl.fcntl(fd, f_setpipe_sz, _READ_CHUNK)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -455,7 +470,7 @@ def _writer_main(
     parent_ends: tuple[int, int],
 ) -> None:
     parent = os.getppid()
-    _die_with_parent()
+    die_with_parent()
     for fd in parent_ends:
         os.close(fd)
     if os.getppid() != parent:
@@ -474,6 +489,7 @@ def _writer_main(
         journal = open_journal()
         writer = ChainWriter(journal, last_seq, last_hash, ack_fd, snapshot_state)
         hasher = _SnapshotHasher(snapshot_state) if snapshot_state is not None else None
+        marks: dict[int, bytes] = {}  # chain hashes where snapshots are being taken
         backlog: collections.deque[tuple[bytes, bytes] | None] = collections.deque()
         while True:
             frame = backlog.popleft() if backlog else frames.get()
@@ -494,13 +510,20 @@ def _writer_main(
                     payloads.append(waiting[1])
                 done = hasher.ready() if hasher is not None else []
                 write_all(reply, _FRAME.pack(_DURABLE, writer.write_batches(payloads, done)))
+            elif kind == _MARK:
+                seq = _mark_message.decode(payload)
+                writer.ensure_at(seq)
+                marks[seq] = writer.last_hash
             elif kind == _SNAPSHOT:
                 seq, event_seq, state_hash, data = _snapshot_message.decode(payload)
-                if state_hash is None and data is not None and hasher is not None:
+                chain_hash = marks.pop(seq, None)
+                if chain_hash is None:
                     writer.ensure_at(seq)
-                    hasher.submit(seq, event_seq, data, writer.last_hash)
+                    chain_hash = writer.last_hash
+                if state_hash is None and data is not None and hasher is not None:
+                    hasher.submit(seq, event_seq, data, chain_hash)
                 else:
-                    writer.write_snapshot(seq, event_seq, state_hash, data)
+                    writer.write_snapshot(seq, event_seq, state_hash, data, chain_hash)
             elif kind == _CLOSE:
                 break
             else:
