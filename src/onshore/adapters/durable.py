@@ -136,7 +136,7 @@ class DurableVenue:
             self._maybe_submit_forked(wait=False)
         if venue.cmd >= self._next_snapshot and venue.stopped is None:
             committer = self.committer
-            if isinstance(committer, ProcessCommitter) and committer.hashes_snapshots and hasattr(os, "fork"):
+            if isinstance(committer, ProcessCommitter) and snapshots_supported() and hasattr(os, "fork"):
                 self._maybe_submit_forked(wait=True)  # one at a time
                 committer.mark_snapshot(venue.cmd)
                 self._forked = ForkedSnapshot(venue)
@@ -152,10 +152,11 @@ class DurableVenue:
         forked = self._forked
         if forked is None:
             return
-        data = forked.result(wait=wait)
-        if data is not None:
+        done = forked.result(wait=wait)
+        if done is not None:
             self._forked = None
-            self.committer.submit_snapshot(forked.seq, forked.event_seq, None, data)
+            state_hash, data = done
+            self.committer.submit_snapshot(forked.seq, forked.event_seq, state_hash, data)
 
     def close(self) -> int:
         """Flush, wait until everything is durable, stop the writer; return the last durable seq."""
@@ -167,11 +168,12 @@ class DurableVenue:
 class ForkedSnapshot:
     """Take the Venue's snapshot in a forked copy of this process, so that the Venue's thread pays only the fork.
 
-    The child serializes the Venue as it was at the fork (``seq``, ``event_seq``) into an
-    unnamed temporary file and exits; :meth:`result` collects the bytes once it has. The
-    child dies with this process (``PR_SET_PDEATHSIG``). While it runs, the pages the Venue
-    writes cost a fault and a copy each (they were shared at the fork): far fewer than the
-    snapshot would take in time on this thread, for a state of any size.
+    The child serializes the Venue as it was at the fork (``seq``, ``event_seq``) and hashes
+    its state (``Venue.state_hash``, the live state's, which recovery then checks the restored
+    snapshot against) into an unnamed temporary file, and exits; :meth:`result` collects
+    ``(state_hash, bytes)`` once it has. The child dies with this process
+    (``PR_SET_PDEATHSIG``). While it runs, the pages the Venue writes cost a fault and a copy
+    each (they were shared at the fork): far less than the snapshot would take on this thread.
     """
 
     def __init__(self, venue: Venue) -> None:
@@ -184,14 +186,15 @@ class ForkedSnapshot:
             code = 1
             try:
                 die_with_parent()
-                write_all(self._file.fileno(), take_snapshot(venue) or b"")
+                data = take_snapshot(venue) or b""
+                write_all(self._file.fileno(), venue.state_hash().encode() + b"\n" + data)
                 code = 0
             finally:
                 os._exit(code)
         self._pid = pid
 
-    def result(self, *, wait: bool) -> bytes | None:
-        """The snapshot's bytes once the child has written them (None while it has not, unless ``wait``)."""
+    def result(self, *, wait: bool) -> tuple[str, bytes] | None:
+        """``(state_hash, bytes)`` once the child has written them (None while it has not, unless ``wait``)."""
         pid, status = os.waitpid(self._pid, 0 if wait else os.WNOHANG)
         if pid == 0:
             return None
@@ -199,7 +202,8 @@ class ForkedSnapshot:
             if os.waitstatus_to_exitcode(status) != 0:
                 raise JournalError(f"the process taking the snapshot after entry {self.seq} failed ({status})")
             self._file.seek(0)
-            return self._file.read()
+            state_hash, _, data = self._file.read().partition(b"\n")
+            return state_hash.decode(), data
 
 
 # ---------------------------------------------------------------------------------- onshore run
