@@ -266,3 +266,71 @@ def test_a_file_that_is_not_a_journal_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"these are not the droids you are looking for" * 100)
     with pytest.raises(JournalError, match="not a readable journal"):
         build(path, write_lines(tmp_path / "c.jsonl", stream(10)))
+
+
+def _outcome(db: Path, **kw: Any) -> tuple[Any, ...]:
+    """What recovery reached, or the chain break it named (journals are copied: a torn tail gets discarded)."""
+    try:
+        r = recovered(db, collect_keys=True, **kw)
+    except ChainBroken as exc:
+        return ("broken", exc.seq, exc.torn_tail, str(exc))
+    return (r.last_seq, r.last_hash, r.venue.state_hash(), r.snapshot_seq, sorted(map(str, r.keys)), r.notes)
+
+
+@pytest.mark.parametrize("snapshot_every", [0, 300])
+def test_checking_the_chain_in_parallel_reaches_the_same_state_and_keys(tmp_path: Path, snapshot_every: int) -> None:
+    db = tmp_path / "journal.db"
+    build(db, write_lines(tmp_path / "c.jsonl", stream(N)), snapshot_every=snapshot_every)
+    again = functools.partial(SQLiteJournal, db, readonly=True)
+    for use_snapshots in (True, False):
+        alone = _outcome(db, use_snapshots=use_snapshots)
+        assert len(alone[4]) == alone[0] == len(rows(db))  # every entry's key, and the replay got to the end
+        for workers in (1, 2, 3):
+            assert _outcome(db, use_snapshots=use_snapshots, parallel=again, workers=workers) == alone
+
+
+DAMAGE = {
+    "a changed event": (
+        "UPDATE entries SET entry = CAST(replace(CAST(entry AS TEXT), '\"seq\":', '\"seq\": ') AS BLOB) WHERE seq = 400"
+    ),
+    "a removed entry": "DELETE FROM entries WHERE seq = 700",
+    "a renumbered entry": "UPDATE entries SET seq = 5000 WHERE seq = 900",
+    "a changed prev_hash": "UPDATE entries SET prev_hash = zeroblob(32) WHERE seq = 2",
+    "a key that is not the entry's": "UPDATE entries SET key = 99999 WHERE seq = 650 AND typeof(key) = 'integer'",
+    "a torn tail": "UPDATE entries SET entry = substr(entry, 1, 20) WHERE seq > 1190",
+    "a torn last entry": "UPDATE entries SET entry = substr(entry, 1, 20) WHERE seq = (SELECT max(seq) FROM entries)",
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_replay_checked_in_parallel_finds_what_the_one_by_one_check_finds(tmp_path: Path, damage: str) -> None:
+    built = tmp_path / "built.db"
+    build(built, write_lines(tmp_path / "c.jsonl", stream(N)), snapshot_every=0)
+    tamper(built, DAMAGE[damage])
+    outcomes = []
+    for how in ("alone", "parallel"):
+        db = tmp_path / f"{how}.db"
+        db.write_bytes(built.read_bytes())
+        kw: dict[str, Any] = (
+            {"parallel": functools.partial(SQLiteJournal, db, readonly=True)} if how == "parallel" else {}
+        )
+        outcomes.append(_outcome(db, **kw))
+    assert outcomes[0] == outcomes[1]
+    if "torn" in damage:
+        assert outcomes[0][0] < len(rows(built)) and "torn tail discarded" in outcomes[0][-1][0]
+    else:
+        assert outcomes[0][0] == "broken" and not outcomes[0][2]
+
+
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_a_finished_run_leaves_the_whole_journal_in_its_one_file(tmp_path: Path, writer: str) -> None:
+    """The writer's connection is the last one, so closing it folds the write-ahead log back into the
+    file: a copy of that file alone holds every entry (no connection may cross the writer's fork)."""
+    db = tmp_path / "journal.db"
+    commands = write_lines(tmp_path / "c.jsonl", stream(300))
+    last = build(db, commands, writer=writer, snapshot_every=100)
+    build(db, commands, writer=writer, snapshot_every=100)  # recovers, applies nothing new
+    assert not Path(f"{db}-wal").exists()
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())
+    assert [r[0] for r in rows(copy)] == list(range(1, last + 1))

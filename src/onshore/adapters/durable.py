@@ -18,6 +18,7 @@ import os
 import select
 import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -25,11 +26,11 @@ from typing import Any, BinaryIO
 
 from onshore.config.load import ConfigError
 from onshore.core.commands import Command, MalformedCommand, decode_command
-from onshore.core.events import Event
+from onshore.core.events import CommandRejected, Event
 from onshore.core.spec import VenueConfig
 from onshore.journal.base import ConfigMismatch, JournalError
-from onshore.journal.commit import Committer, InlineCommitter, ProcessCommitter
-from onshore.journal.format import Key, UnparsedLine, encode_chunk, join_chunks
+from onshore.journal.commit import Committer, InlineCommitter, ProcessCommitter, die_with_parent, write_all
+from onshore.journal.format import Key, UnparsedLine, encode_entry, pack_batch
 from onshore.journal.lock import JournalLock
 from onshore.journal.recovery import (
     config_from_json,
@@ -47,7 +48,6 @@ from onshore.venue.errors import VenueStopped
 
 DEFAULT_BATCH = 4096
 DEFAULT_SNAPSHOT_EVERY = 100_000
-_CHUNK = 64  # entries encoded at a time, while their objects are still in the CPU's caches
 
 
 class DurableVenue:
@@ -56,6 +56,10 @@ class DurableVenue:
     ``batch`` caps the commands per transaction; ``snapshot_every`` (0: never) takes a
     snapshot after every multiple of that many commands. Events returned by
     :meth:`apply` are not durable yet: durability is the committer's to report.
+
+    Each entry is encoded right after its command is applied (its objects are still in the
+    CPU's caches and die young); a batch is the encoded entries, their keys and the
+    sequence numbers of the rejected ones (:func:`~onshore.journal.format.pack_batch`).
     """
 
     def __init__(self, venue: Venue, committer: Committer, *, batch: int = DEFAULT_BATCH, snapshot_every: int = 0):
@@ -65,8 +69,10 @@ class DurableVenue:
         self.committer = committer
         self.batch = batch
         self.snapshot_every = snapshot_every
-        self._pending: list[tuple[int, Key, Any, list[Event]]] = []  # applied, not yet encoded
-        self._chunks: list[bytes] = []  # encoded, not yet handed to the journal
+        self._entries: list[bytes] = []  # encoded, not yet handed to the journal
+        self._keys: list[Key] = []
+        self._rejected: list[int] = []
+        self._forked: ForkedSnapshot | None = None  # a snapshot being taken in a forked process
         self._first = venue.cmd + 1  # the first seq of the batch being gathered
         self._next_snapshot = (venue.cmd // snapshot_every + 1) * snapshot_every if snapshot_every > 0 else 1 << 62
         self._flush_at = self._limit()
@@ -84,19 +90,20 @@ class DurableVenue:
         """Apply many commands; the same as :meth:`apply` for each, with less overhead per command."""
         venue = self.venue
         apply = venue.apply
-        pending = self._pending
-        append = pending.append
-        encode_pending = self._encode_pending
+        add_entry = self._entries.append
+        add_key = self._keys.append
+        add_rejected = self._rejected.append
         flush_at = self._flush_at
         for key, command in commands:
             events = apply(command)
             seq = venue.cmd
-            append((seq, key, command, events))
+            add_entry(encode_entry((seq, key, command, events)))
+            add_key(key)
+            if events and type(events[0]) is CommandRejected:
+                add_rejected(seq)
             if seq >= flush_at:
                 self.flush()
                 flush_at = self._flush_at
-            elif len(pending) >= _CHUNK:
-                encode_pending()
 
     def reject_line(self, number: int, line: bytes, error: MalformedCommand) -> list[Event]:
         """Number and journal an input line that is not a command, as ``onshore replay`` does."""
@@ -108,38 +115,95 @@ class DurableVenue:
 
     def _queue(self, key: Key, record: Any, events: list[Event]) -> None:
         seq = self.venue.cmd
-        self._pending.append((seq, key, record, events))
+        self._entries.append(encode_entry((seq, key, record, events)))
+        self._keys.append(key)
+        if events and type(events[0]) is CommandRejected:
+            self._rejected.append(seq)
         if seq >= self._flush_at:
             self.flush()
-        elif len(self._pending) >= _CHUNK:
-            self._encode_pending()
-
-    def _encode_pending(self) -> None:
-        self._chunks.append(encode_chunk(self._pending))
-        self._pending.clear()
 
     def flush(self) -> None:
         """Hand the entries gathered so far to the journal, and take a snapshot if one is due."""
-        if self._pending:
-            self._encode_pending()
-        if self._chunks:
-            payload = join_chunks(self._first, self._chunks)
-            self._chunks.clear()
+        if self._entries:
+            payload = pack_batch(self._first, self._entries, self._keys, self._rejected)
+            self._entries.clear()
+            self._keys.clear()
+            self._rejected.clear()
             self.committer.submit_batch(payload)
         venue = self.venue
         self._first = venue.cmd + 1
+        if self._forked is not None:
+            self._maybe_submit_forked(wait=False)
         if venue.cmd >= self._next_snapshot and venue.stopped is None:
-            data = take_snapshot(venue)
-            state_hash = None if data is not None and self.committer.hashes_snapshots else venue.state_hash()
-            self.committer.submit_snapshot(venue.cmd, venue.seq, state_hash, data)
+            committer = self.committer
+            if isinstance(committer, ProcessCommitter) and snapshots_supported() and hasattr(os, "fork"):
+                self._maybe_submit_forked(wait=True)  # one at a time
+                committer.mark_snapshot(venue.cmd)
+                self._forked = ForkedSnapshot(venue)
+            else:
+                data = take_snapshot(venue)
+                state_hash = None if data is not None and committer.hashes_snapshots else venue.state_hash()
+                committer.submit_snapshot(venue.cmd, venue.seq, state_hash, data)
             while self._next_snapshot <= venue.cmd:
                 self._next_snapshot += self.snapshot_every
         self._flush_at = self._limit()
 
+    def _maybe_submit_forked(self, *, wait: bool) -> None:
+        forked = self._forked
+        if forked is None:
+            return
+        done = forked.result(wait=wait)
+        if done is not None:
+            self._forked = None
+            state_hash, data = done
+            self.committer.submit_snapshot(forked.seq, forked.event_seq, state_hash, data)
+
     def close(self) -> int:
         """Flush, wait until everything is durable, stop the writer; return the last durable seq."""
         self.flush()
+        self._maybe_submit_forked(wait=True)
         return self.committer.close()
+
+
+class ForkedSnapshot:
+    """Take the Venue's snapshot in a forked copy of this process, so that the Venue's thread pays only the fork.
+
+    The child serializes the Venue as it was at the fork (``seq``, ``event_seq``) and hashes
+    its state (``Venue.state_hash``, the live state's, which recovery then checks the restored
+    snapshot against) into an unnamed temporary file, and exits; :meth:`result` collects
+    ``(state_hash, bytes)`` once it has. The child dies with this process
+    (``PR_SET_PDEATHSIG``). While it runs, the pages the Venue writes cost a fault and a copy
+    each (they were shared at the fork): far less than the snapshot would take on this thread.
+    """
+
+    def __init__(self, venue: Venue) -> None:
+        self.seq, self.event_seq = venue.cmd, venue.seq
+        self._file = tempfile.TemporaryFile(prefix="onshore-snapshot-")  # noqa: SIM115 (closed by result())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: write the snapshot and go, whatever happens
+            code = 1
+            try:
+                die_with_parent()
+                data = take_snapshot(venue) or b""
+                write_all(self._file.fileno(), venue.state_hash().encode() + b"\n" + data)
+                code = 0
+            finally:
+                os._exit(code)
+        self._pid = pid
+
+    def result(self, *, wait: bool) -> tuple[str, bytes] | None:
+        """``(state_hash, bytes)`` once the child has written them (None while it has not, unless ``wait``)."""
+        pid, status = os.waitpid(self._pid, 0 if wait else os.WNOHANG)
+        if pid == 0:
+            return None
+        with self._file:
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise JournalError(f"the process taking the snapshot after entry {self.seq} failed ({status})")
+            self._file.seek(0)
+            state_hash, _, data = self._file.read().partition(b"\n")
+            return state_hash.decode(), data
 
 
 # ---------------------------------------------------------------------------------- onshore run
@@ -170,14 +234,20 @@ def input_lines(stream: BinaryIO) -> Iterator[bytes | None]:
 
 
 def open_committer(
-    path: Path, config: VenueConfig, last_seq: int, last_hash: bytes, ack_fd: int | None, writer: str
+    path: Path, config: VenueConfig, last_seq: int | None, last_hash: bytes | None, ack_fd: int | None, writer: str
 ) -> Committer:
-    """A committer for the journal at ``path``: ``process`` (forked writer) or ``inline``."""
+    """A committer for the journal at ``path``: ``process`` (forked writer) or ``inline``.
+
+    A process writer may be opened before recovery, without ``last_seq`` and ``last_hash``,
+    and then started (:meth:`ProcessCommitter.start`); an inline one needs them.
+    """
     if writer == "process" and hasattr(os, "fork"):
         hasher = functools.partial(snapshot_state, config) if snapshots_supported() else None
         return ProcessCommitter(lambda: SQLiteJournal(path), last_seq, last_hash, ack_fd, hasher)
     if writer not in ("process", "inline"):
         raise ValueError(f"unknown writer {writer!r}: use 'process' or 'inline'")
+    if last_seq is None or last_hash is None:
+        raise ValueError("an inline writer needs the journal's last seq and hash")
     return InlineCommitter(SQLiteJournal(path), last_seq, last_hash, ack_fd)
 
 
@@ -207,42 +277,64 @@ def run_journal(
     except BaseException:
         stream.close()
         raise
+    early: ProcessCommitter | None = None
     try:
-        journal = SQLiteJournal(journal_path)
         try:
-            config_json = effective_config(config_text) if config_text is not None else None
-            meta = journal.meta()
-            if not meta:
-                config_json = config_json if config_json is not None else effective_config(None)
-                config_from_json(config_json)  # validate before anything is written
-                journal.initialize(new_meta(config_json))
-            elif config_json is not None and config_json.decode() != meta.get("config"):
-                read_header(journal)
-                raise ConfigMismatch(
-                    f"{journal_path} was created with a different configuration; run it without --config "
-                    "(it keeps its own) or start a new journal"
-                )
+            journal = SQLiteJournal(journal_path)
+            try:
+                config_json = effective_config(config_text) if config_text is not None else None
+                meta = journal.meta()
+                if not meta:
+                    config_json = config_json if config_json is not None else effective_config(None)
+                    config_from_json(config_json)  # validate before anything is written
+                    journal.initialize(new_meta(config_json))
+                elif config_json is not None and config_json.decode() != meta.get("config"):
+                    read_header(journal)
+                    raise ConfigMismatch(
+                        f"{journal_path} was created with a different configuration; run it without --config "
+                        "(it keeps its own) or start a new journal"
+                    )
+                config = read_header(journal)[0]
+            finally:
+                journal.close()
             started = time.perf_counter()
-            recovered = recover(
-                journal, collect_keys=True, parallel=functools.partial(SQLiteJournal, journal_path, readonly=True)
-            )
-            for note in recovered.notes:
-                say(note)
-            if recovered.last_seq:
-                how = (
-                    f"snapshot at seq {recovered.snapshot_seq} + {recovered.replayed} entries"
-                    if recovered.snapshot_seq is not None
-                    else f"full replay of {recovered.replayed} entries"
+            if writer == "process" and hasattr(os, "fork"):
+                # forked now, while this process is small and holds no connection (see ProcessCommitter),
+                # started once recovery has found where the journal ends
+                opened = open_committer(journal_path, config, None, None, ack_fd, writer)
+                assert isinstance(opened, ProcessCommitter)
+                early = opened
+            journal = SQLiteJournal(journal_path)
+            try:
+                recovered = recover(
+                    journal, collect_keys=True, parallel=functools.partial(SQLiteJournal, journal_path, readonly=True)
                 )
-                say(
-                    f"journal: recovered through seq {recovered.last_seq} ({how}) "
-                    f"in {time.perf_counter() - started:.2f} s"
+                for note in recovered.notes:
+                    say(note)
+                if recovered.last_seq:
+                    how = (
+                        f"snapshot at seq {recovered.snapshot_seq} + {recovered.replayed} entries"
+                        if recovered.snapshot_seq is not None
+                        else f"full replay of {recovered.replayed} entries"
+                    )
+                    say(
+                        f"journal: recovered through seq {recovered.last_seq} ({how}) "
+                        f"in {time.perf_counter() - started:.2f} s"
+                    )
+            finally:
+                journal.close()
+            committer: Committer
+            if early is not None:
+                early.start(recovered.last_seq, recovered.last_hash)
+                committer = early
+            else:
+                committer = open_committer(
+                    journal_path, recovered.config, recovered.last_seq, recovered.last_hash, ack_fd, writer
                 )
-        finally:
-            journal.close()
-        committer = open_committer(
-            journal_path, recovered.config, recovered.last_seq, recovered.last_hash, ack_fd, writer
-        )
+        except BaseException:
+            if early is not None:
+                early.abort()
+            raise
         durable = DurableVenue(recovered.venue, committer, batch=batch, snapshot_every=snapshot_every)
         skipped = 0
         try:

@@ -21,9 +21,9 @@ the entry before it (the genesis hash for entry 1), its ``hash`` is
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from onshore.journal.format import EntryRow, entry_prefix
+from onshore.journal.format import EntryRow, Key, LinkRow, entry_prefix
 
 
 class ChainCheck:
@@ -116,25 +116,37 @@ class ChainCheck:
                     self.intact_after_break = True
 
 
-def check_range(rows: Iterable[EntryRow], first: int, last: int) -> tuple[bool, bytes, bytes]:
+def check_range(
+    chunks: Iterable[Sequence[LinkRow]], first: int, last: int, keys: list[Key] | None = None
+) -> tuple[bool, bytes, bytes]:
     """Check entries ``first`` … ``last`` on their own: ``(ok, prev_hash of the first, hash of the last)``.
 
-    The same checks as :class:`ChainCheck`, without naming what is wrong: the caller links
-    the ranges it split a journal into (each range's first ``prev_hash`` must be the hash
-    before it) and goes back to :class:`ChainCheck` to name the first bad entry.
-    Runtime complexity: O(bytes in the range).
+    ``chunks`` are the rows ``(key, entry, prev_hash, hash)`` in sequence order, a list at a
+    time (:meth:`~onshore.journal.base.Journal.scan_links`); ``keys``, if given, receives
+    every entry's key. The same checks as :class:`ChainCheck`, without naming what is
+    wrong: the caller links the ranges it split a journal into (each range's first
+    ``prev_hash`` must be the hash before it) and goes back to :class:`ChainCheck` to name
+    the first bad entry. The sequence numbers are not read: the rows come from
+    ``first … last`` in order, so exactly ``last - first + 1`` of them, each starting with
+    its own number, are those entries. Runtime complexity: O(bytes in the range).
     """
     sha256 = hashlib.sha256
-    expected = first
-    first_prev = b""
-    prev = b""
-    for seq, key, entry, prev_hash, stored in rows:
-        if expected == first:
-            first_prev = prev = prev_hash
-        h = sha256(prev_hash)
-        h.update(entry)
-        if seq != expected or prev_hash != prev or h.digest() != stored or not entry.startswith(entry_prefix(seq, key)):
-            return False, first_prev, prev
-        prev = stored
-        expected += 1
-    return expected == last + 1, first_prev, prev
+    seq = first
+    first_prev = prev = b""
+    for rows in chunks:
+        if seq == first and rows:
+            first_prev = prev = rows[0][2]
+        for key, entry, prev_hash, stored in rows:
+            h = sha256(prev)
+            h.update(entry)
+            if (
+                h.digest() != stored
+                or prev_hash != prev
+                or not entry.startswith(b"[%d,%d," % (seq, key) if type(key) is int else entry_prefix(seq, key))
+            ):
+                return False, first_prev, prev
+            prev = stored
+            seq += 1
+        if keys is not None:
+            keys.extend([row[0] for row in rows])
+    return seq == last + 1, first_prev, prev

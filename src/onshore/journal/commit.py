@@ -1,10 +1,11 @@
 """Group commit: many commands per durable transaction, and no acknowledgment before it.
 
 The Venue's thread applies commands and hands the journal one **batch** at a time: the
-entries ``[seq, key, command, events]`` of many commands, encoded in a single call
-(:func:`~onshore.journal.format.encode_batch`). A :class:`ChainWriter` then
+entries ``[seq, key, command, events]`` of many commands, each encoded right after it was
+applied, packed back to back with their lengths, keys and which were rejected
+(:func:`~onshore.journal.format.pack_batch`). A :class:`ChainWriter` then
 
-1. splits the batch into its entries (each element is byte for byte an entry's content),
+1. finds the entries by their lengths (no JSON is parsed on the way),
 2. hash-chains them (``hash = SHA-256(prev_hash ‖ entry)``),
 3. appends them all in one transaction, which returns only once SQLite has synced it,
 4. and only then acknowledges each command: ``{"seq": …, "status": "accepted"|"rejected"}``.
@@ -25,10 +26,12 @@ Two committers drive a ChainWriter:
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import contextlib
 import ctypes
 import gc
 import hashlib
+import itertools
 import multiprocessing
 import os
 import queue
@@ -36,13 +39,13 @@ import signal
 import struct
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 import msgspec
 
 from onshore.journal.base import EntryBatch, Journal, JournalError, SnapshotRecord
-from onshore.journal.format import HASH_SIZE, Key, is_rejection, snapshot_hash, split_batch
+from onshore.journal.format import HASH_SIZE, entry_prefix, snapshot_hash, unpack_batch
 
 _ACCEPTED: Final = b'{"seq": %d, "status": "accepted"}\n'
 _REJECTED: Final = b'{"seq": %d, "status": "rejected"}\n'
@@ -81,10 +84,10 @@ class ChainWriter:
         """Store a batch durably, acknowledge its commands and return the last sequence number."""
         return self.write_batches([payload])
 
-    def write_batches(self, payloads: list[bytes]) -> int:
-        """Store several batches in one durable transaction, then acknowledge; return the last seq."""
+    def write_batches(self, payloads: list[bytes], snapshots: Sequence[SnapshotRecord] = ()) -> int:
+        """Store batches (and ``snapshots``) in one durable transaction, then acknowledge; return the last seq."""
         batches: list[EntryBatch] = []
-        acks: list[bytes] = []
+        acks: list[bytes] | None = [] if self.ack_fd is not None else None
         expected, prev = self.last_seq + 1, self.last_hash
         for payload in payloads:
             batch = _chain_batch(payload, expected, prev, acks)
@@ -93,65 +96,120 @@ class ChainWriter:
                 expected += len(batch)
                 prev = batch.hashes[-HASH_SIZE:]
         if not batches:
+            if snapshots:
+                self.journal.append([], snapshots)
             return self.last_seq
-        self.journal.append(batches)
+        self.journal.append(batches, snapshots)
         self.last_seq, self.last_hash = expected - 1, prev
-        if self.ack_fd is not None:
+        if self.ack_fd is not None and acks:
             write_all(self.ack_fd, b"".join(acks))
         return self.last_seq
 
-    def write_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
-        """Store a snapshot taken after entry ``seq`` (the last entry written), bound to its hash.
-
-        Without ``state_hash``, restore the snapshot here (``snapshot_state``) to learn it.
-        """
+    def ensure_at(self, seq: int) -> None:
+        """Raise unless entry ``seq`` is the last one written (a snapshot taken after it comes now)."""
         if seq != self.last_seq:
             raise JournalError(f"snapshot after entry {seq}, but the journal ends at entry {self.last_seq}")
+
+    def write_snapshot(
+        self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None, chain_hash: bytes | None = None
+    ) -> None:
+        """Store a snapshot taken after entry ``seq``, bound to the chain hash there.
+
+        Without ``chain_hash``, entry ``seq`` must be the last one written. Without
+        ``state_hash``, restore the snapshot here (``snapshot_state``) to learn it.
+        """
+        if chain_hash is None:
+            self.ensure_at(seq)
+            chain_hash = self.last_hash
         if state_hash is None:
             if data is None or self.snapshot_state is None:
                 raise JournalError(f"the snapshot after entry {seq} comes without its state hash")
-            restored = self.snapshot_state(data)
-            if restored[:2] != (seq, event_seq):
-                raise JournalError(
-                    f"the snapshot after entry {seq} restores to entry {restored[0]}, event {restored[1]}"
-                )
-            state_hash = restored[2]
-        digest = snapshot_hash(seq, event_seq, state_hash, self.last_hash, data)
-        self.journal.append([], [SnapshotRecord(seq, event_seq, state_hash, self.last_hash, digest, data)])
+            state_hash = restored_hash(seq, event_seq, self.snapshot_state(data))
+        self.journal.append([], [snapshot_record(seq, event_seq, state_hash, chain_hash, data)])
 
 
-def _chain_batch(payload: bytes, expected: int, prev: bytes, acks: list[bytes]) -> EntryBatch:
-    """Cut an encoded batch into its entries and hash-chain them onto ``prev``; add their acknowledgments.
+def restored_hash(seq: int, event_seq: int, restored: tuple[int, int, str]) -> str:
+    """The state hash of a restored snapshot ``(cmd, seq, state_hash)``, checked to be where it was taken."""
+    if restored[:2] != (seq, event_seq):
+        raise JournalError(f"the snapshot after entry {seq} restores to entry {restored[0]}, event {restored[1]}")
+    return restored[2]
 
-    Runtime complexity: O(batch bytes); one SHA-256 per entry.
+
+def snapshot_record(seq: int, event_seq: int, state_hash: str, chain_hash: bytes, data: bytes | None) -> SnapshotRecord:
+    """The record of a snapshot taken after entry ``seq``, whose chain hash is ``chain_hash``."""
+    digest = snapshot_hash(seq, event_seq, state_hash, chain_hash, data)
+    return SnapshotRecord(seq, event_seq, state_hash, chain_hash, digest, data)
+
+
+class _SnapshotHasher:
+    """Restore snapshots on a thread of the writer process, so that its commits never wait for one.
+
+    Restoring a snapshot of a large state takes a few tenths of a second; done between two
+    commits it would hold up every batch behind it (and then the Venue, once the pipe is
+    full). On this thread it runs while the writer waits for the disk, and its record goes
+    into the first transaction after it is ready (:meth:`ready`), bound to the chain hash the
+    journal had when the snapshot came.
     """
-    first, raws, heads = split_batch(payload)
+
+    def __init__(self, snapshot_state: SnapshotState) -> None:
+        self._state = snapshot_state
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="onshore-snapshot")
+        self._pending: collections.deque[tuple[concurrent.futures.Future[tuple[int, int, str]], int, int, bytes, bytes]]
+        self._pending = collections.deque()
+
+    def submit(self, seq: int, event_seq: int, data: bytes, chain_hash: bytes) -> None:
+        self._pending.append((self._pool.submit(self._state, data), seq, event_seq, data, chain_hash))
+
+    def ready(self, *, wait: bool = False) -> list[SnapshotRecord]:
+        """The records of the snapshots restored so far, in order (all of them with ``wait``)."""
+        records = []
+        while self._pending and (wait or self._pending[0][0].done()):
+            future, seq, event_seq, data, chain_hash = self._pending.popleft()
+            state_hash = restored_hash(seq, event_seq, future.result())
+            records.append(snapshot_record(seq, event_seq, state_hash, chain_hash, data))
+        return records
+
+
+def _chain_batch(payload: bytes, expected: int, prev: bytes, acks: list[bytes] | None) -> EntryBatch:
+    """Find the entries of a packed batch and hash-chain them onto ``prev``; add their acknowledgments.
+
+    The entries are found by their lengths (no JSON is parsed); each must start with its
+    own sequence number and key, so a batch that is not laid out as it says is refused
+    before anything is stored. Runtime complexity: O(batch bytes); one SHA-256 per entry.
+    """
+    try:
+        batch = unpack_batch(payload)
+    except ValueError as exc:
+        raise JournalError(f"a batch is not laid out as it says: {exc}") from exc
+    first, lengths = batch.first_seq, batch.lengths
     if first != expected:
         raise JournalError(f"batch starts at entry {first}, but the journal ends at entry {expected - 1}")
+    keys = batch.keys()
+    if len(keys) != len(lengths):
+        raise JournalError(f"a batch of {len(lengths)} entries comes with {len(keys)} keys")
+    ends = list(itertools.accumulate(lengths))
+    data, base = batch.data, batch.data_start
     sha256 = hashlib.sha256
-    offset = len(b"[%d,[" % first)
-    offsets: list[int] = []
-    lengths: list[int] = []
-    keys: list[Key] = []
     digests: list[bytes] = []
+    append = digests.append
     start_hash = prev
-    for raw, (seq, key, _command, events) in zip(raws, heads, strict=True):
-        if seq != expected:
-            raise JournalError(f"batch entry {seq} is out of sequence (expected {expected})")
+    start = 0
+    seq = first
+    for end, key in zip(ends, keys, strict=True):
+        if not payload.startswith(
+            b"[%d,%d," % (seq, key) if type(key) is int else entry_prefix(seq, key), base + start
+        ):
+            raise JournalError(f"entry {seq} of a batch does not start with its own sequence number and key")
         h = sha256(prev)
-        h.update(raw)
+        h.update(data[start:end])
         prev = h.digest()
-        digests.append(prev)
-        size = len(raw)
-        offsets.append(offset)
-        lengths.append(size)
-        keys.append(key)
-        acks.append(_REJECTED % seq if is_rejection(events) else _ACCEPTED % seq)
-        offset += size + 1
-        expected += 1
-    if keys and offset != len(payload) - 1:
-        raise JournalError("a batch is not laid out as [first_seq, [entry, …]]")
-    return EntryBatch(first, payload, offsets, lengths, keys, start_hash, b"".join(digests))
+        append(prev)
+        start = end
+        seq += 1
+    if acks is not None:
+        rejected = set(batch.rejected)
+        acks.extend([(_REJECTED if seq in rejected else _ACCEPTED) % seq for seq in range(first, first + len(ends))])
+    return EntryBatch(first, data, ends, keys, batch.keys_json, start_hash, b"".join(digests))
 
 
 SnapshotState = Callable[[bytes], tuple[int, int, str]]
@@ -211,11 +269,15 @@ _FRAME: Final = struct.Struct("<cQ")  # kind, payload length
 _BATCH: Final = b"B"
 _SNAPSHOT: Final = b"S"
 _CLOSE: Final = b"C"
+_START: Final = b"P"  # the position (last seq, last hash) of a writer forked without one
+_MARK: Final = b"M"  # a snapshot is being taken after the last entry sent: remember the chain hash there
 _DURABLE: Final = b"D"  # replies: durable through seq (the length field)
 _ERROR: Final = b"E"  # replies: an error message of that length follows
 _READ_CHUNK: Final = 1 << 20
 _QUEUED_FRAMES: Final = 16  # batches waiting for the writer at most (the Venue blocks beyond)
 _snapshot_message = msgspec.msgpack.Decoder(tuple[int, int, str | None, bytes | None])
+_start_message = msgspec.msgpack.Decoder(tuple[int, bytes])
+_mark_message = msgspec.msgpack.Decoder(int)
 
 
 class ProcessCommitter:
@@ -226,13 +288,19 @@ class ProcessCommitter:
     writes them to a pipe; the writer reports back what is durable. With ``snapshot_state``
     the writer also restores each snapshot to learn its state hash, which then costs the
     Venue's thread nothing.
+
+    Without ``last_seq`` and ``last_hash`` the writer is forked at once but opens the journal
+    only when :meth:`start` tells it where the journal ends. ``onshore run`` forks it before
+    recovery, while this process is still small: every page the two processes share after a
+    fork costs the Venue's thread a page fault and a copy the first time it writes to it, so
+    a writer forked after recovery would make the Venue pay once for every page of its state.
     """
 
     def __init__(
         self,
         open_journal: Callable[[], Journal],
-        last_seq: int,
-        last_hash: bytes,
+        last_seq: int | None,
+        last_hash: bytes | None,
         ack_fd: int | None = None,
         snapshot_state: SnapshotState | None = None,
     ) -> None:
@@ -264,16 +332,33 @@ class ProcessCommitter:
         self._out = to_child_w
         self._in = from_child_r
         os.set_blocking(self._in, False)
-        self._durable = last_seq
+        self._durable = last_seq if last_seq is not None else 0
         self._replies = b""
         self._error: str | None = None
         self._closed = False
+        self._started = last_seq is not None
+
+    def start(self, last_seq: int, last_hash: bytes) -> None:
+        """Tell a writer forked without a position where the journal ends; it then opens the journal."""
+        if self._started:
+            raise JournalError("the journal writer has started already")
+        self._started = True
+        self._durable = last_seq
+        self._send(_START, msgspec.msgpack.encode((last_seq, last_hash)))
 
     def submit_batch(self, payload: bytes) -> None:
         self._send(_BATCH, payload)
 
     def submit_snapshot(self, seq: int, event_seq: int, state_hash: str | None, data: bytes | None) -> None:
         self._send(_SNAPSHOT, msgspec.msgpack.encode((seq, event_seq, state_hash, data)))
+
+    def mark_snapshot(self, seq: int) -> None:
+        """Say that a snapshot is being taken after entry ``seq`` (the last one submitted); its bytes come later.
+
+        The writer remembers the chain hash at ``seq``, so that :meth:`submit_snapshot` may
+        come any number of batches later.
+        """
+        self._send(_MARK, msgspec.msgpack.encode(seq))
 
     def durable_seq(self) -> int:
         self._read_replies(block=False)
@@ -367,7 +452,7 @@ def _grow_pipe(fd: int) -> None:
             fcntl.fcntl(fd, f_setpipe_sz, _READ_CHUNK)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its parent dies (no-op elsewhere)."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -376,8 +461,8 @@ def _die_with_parent() -> None:
 
 def _writer_main(
     open_journal: Callable[[], Journal],
-    last_seq: int,
-    last_hash: bytes,
+    last_seq: int | None,
+    last_hash: bytes | None,
     ack_fd: int | None,
     snapshot_state: SnapshotState | None,
     inbox: int,
@@ -385,17 +470,26 @@ def _writer_main(
     parent_ends: tuple[int, int],
 ) -> None:
     parent = os.getppid()
-    _die_with_parent()
+    die_with_parent()
     for fd in parent_ends:
         os.close(fd)
     if os.getppid() != parent:
         os._exit(0)
     gc.freeze()  # the parent's objects, inherited by the fork: never scan (or copy) them
     try:
-        journal = open_journal()
-        writer = ChainWriter(journal, last_seq, last_hash, ack_fd, snapshot_state)
         frames: queue.Queue[tuple[bytes, bytes] | None] = queue.Queue(maxsize=_QUEUED_FRAMES)
         threading.Thread(target=_read_frames, args=(inbox, frames), daemon=True).start()
+        if last_seq is None or last_hash is None:
+            first = frames.get()
+            if first is None or first[0] == _CLOSE:  # closed (or gone) before it started: nothing to do
+                os._exit(0)
+            if first[0] != _START:
+                raise JournalError(f"the journal writer got {first[0]!r} before its start")
+            last_seq, last_hash = _start_message.decode(first[1])
+        journal = open_journal()
+        writer = ChainWriter(journal, last_seq, last_hash, ack_fd, snapshot_state)
+        hasher = _SnapshotHasher(snapshot_state) if snapshot_state is not None else None
+        marks: dict[int, bytes] = {}  # chain hashes where snapshots are being taken
         backlog: collections.deque[tuple[bytes, bytes] | None] = collections.deque()
         while True:
             frame = backlog.popleft() if backlog else frames.get()
@@ -414,13 +508,28 @@ def _writer_main(
                         backlog.append(waiting)
                         break
                     payloads.append(waiting[1])
-                write_all(reply, _FRAME.pack(_DURABLE, writer.write_batches(payloads)))
+                done = hasher.ready() if hasher is not None else []
+                write_all(reply, _FRAME.pack(_DURABLE, writer.write_batches(payloads, done)))
+            elif kind == _MARK:
+                seq = _mark_message.decode(payload)
+                writer.ensure_at(seq)
+                marks[seq] = writer.last_hash
             elif kind == _SNAPSHOT:
-                writer.write_snapshot(*_snapshot_message.decode(payload))
+                seq, event_seq, state_hash, data = _snapshot_message.decode(payload)
+                chain_hash = marks.pop(seq, None)
+                if chain_hash is None:
+                    writer.ensure_at(seq)
+                    chain_hash = writer.last_hash
+                if state_hash is None and data is not None and hasher is not None:
+                    hasher.submit(seq, event_seq, data, chain_hash)
+                else:
+                    writer.write_snapshot(seq, event_seq, state_hash, data, chain_hash)
             elif kind == _CLOSE:
                 break
             else:
                 raise JournalError(f"unexpected frame {kind!r}")
+        if hasher is not None and (done := hasher.ready(wait=True)):
+            writer.write_batches([], done)
         journal.close()
         write_all(reply, _FRAME.pack(_DURABLE, writer.last_seq))
     except BaseException as exc:  # report anything, then stop: the parent decides what to do

@@ -28,7 +28,10 @@ SHA-256 of its bytes (:func:`snapshot_hash`).
 
 from __future__ import annotations
 
+import array
 import hashlib
+import struct
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
@@ -44,6 +47,9 @@ Key = int | str
 
 EntryRow = tuple[int, Key, bytes, bytes, bytes]
 """One stored entry: ``(seq, key, entry, prev_hash, hash)``; hashes are 32 raw bytes."""
+
+LinkRow = tuple[Key, bytes, bytes, bytes]
+"""What checking an entry's place in the chain reads: ``(key, entry, prev_hash, hash)``."""
 
 
 class UnparsedLine(msgspec.Struct, frozen=True, tag_field="type", tag="unparsed_line", kw_only=True):
@@ -65,11 +71,13 @@ Journaled = AnyCommand | UnparsedLine
 _encoder: Final = msgspec.json.Encoder()
 _entry_decoder: Final = msgspec.json.Decoder(tuple[int, Key, Journaled, msgspec.Raw])
 _head_decoder: Final = msgspec.json.Decoder(tuple[int, Key, msgspec.Raw, msgspec.Raw])
-_batch_decoder: Final = msgspec.json.Decoder(tuple[int, list[msgspec.Raw]])
-_batch_heads_decoder: Final = msgspec.json.Decoder(tuple[int, list[tuple[int, Key, msgspec.Raw, msgspec.Raw]]])
+_keys_decoder: Final = msgspec.json.Decoder(list[Key])
 
 REJECTED_PREFIX: Final = b'[{"type":"command_rejected"'
 """How the events of a rejected command begin: its one ``command_rejected`` event."""
+
+encode_entry: Final = _encoder.encode
+"""Encode one entry ``(seq, key, command, events)``: its canonical bytes (one C call)."""
 
 
 def encode(value: Any) -> bytes:
@@ -77,34 +85,73 @@ def encode(value: Any) -> bytes:
     return _encoder.encode(value)
 
 
-def encode_batch(first_seq: int, entries: list[tuple[int, Key, Any, Any]]) -> bytes:
-    """Encode a batch of entries ``(seq, key, command, events)`` in one call: ``[first_seq, [entry, …]]``.
+# A batch on its way from the Venue's thread to the journal's writer, in one buffer:
+#
+#     header (first seq, entries, rejected, bytes of keys) | lengths (uint32 each) | rejected seqs (uint64 each)
+#     | keys (a JSON array) | the entries' canonical bytes, back to back
+#
+# The writer finds every entry by its length, without parsing any JSON; native byte order
+# (both ends are the same machine).
+_BATCH_HEADER: Final = struct.Struct("=QIII")
 
-    Each element of the inner array is byte for byte the entry's canonical content.
-    Runtime complexity: O(total size), one C call.
+
+@dataclass(frozen=True, slots=True)
+class PackedBatch:
+    """A batch unpacked by :func:`unpack_batch`: the entries are back to back from ``payload[data_start]``."""
+
+    first_seq: int
+    payload: bytes
+    data_start: int
+    lengths: list[int]
+    keys_json: bytes
+    rejected: list[int]
+
+    @property
+    def data(self) -> memoryview:
+        """The entries, back to back (a view, no copy)."""
+        return memoryview(self.payload)[self.data_start :]
+
+    def keys(self) -> list[Key]:
+        """The entries' idempotency keys."""
+        keys: list[Key] = _keys_decoder.decode(self.keys_json)
+        return keys
+
+
+def pack_batch(first_seq: int, entries: list[bytes], keys: list[Key], rejected: list[int]) -> bytes:
+    """Pack encoded entries (:data:`encode_entry`) ``first_seq``, ``first_seq + 1``, … for the writer.
+
+    ``rejected`` lists the sequence numbers of the rejected commands among them (their
+    acknowledgments say so). Runtime complexity: O(total size), a few C calls.
     """
-    return _encoder.encode((first_seq, entries))
+    if len(keys) != len(entries):
+        raise ValueError(f"{len(entries)} entries but {len(keys)} keys")
+    keys_json = _encoder.encode(keys)
+    return b"".join(
+        [
+            _BATCH_HEADER.pack(first_seq, len(entries), len(rejected), len(keys_json)),
+            array.array("I", map(len, entries)).tobytes(),
+            array.array("Q", rejected).tobytes(),
+            keys_json,
+            *entries,
+        ]
+    )
 
 
-def encode_chunk(entries: list[tuple[int, Key, Any, Any]]) -> bytes:
-    """Encode some consecutive entries as the comma-separated inside of a batch's array (see :func:`join_chunks`).
-
-    Encoding a few dozen entries at a time, right after they are applied, keeps the Venue's
-    objects in the CPU's caches and lets them go at once.
-    """
-    return _encoder.encode(entries)[1:-1]
-
-
-def join_chunks(first_seq: int, chunks: list[bytes]) -> bytes:
-    """The batch ``[first_seq, [entry, …]]`` made of encoded chunks: the same bytes :func:`encode_batch` gives."""
-    return b"[%d,[%s]]" % (first_seq, b",".join(chunks))
-
-
-def split_batch(payload: bytes) -> tuple[int, list[msgspec.Raw], list[tuple[int, Key, msgspec.Raw, msgspec.Raw]]]:
-    """Split an :func:`encode_batch` payload: first seq, each entry's raw bytes, each entry's parts."""
-    first, raws = _batch_decoder.decode(payload)
-    _, heads = _batch_heads_decoder.decode(payload)
-    return first, raws, heads
+def unpack_batch(payload: bytes) -> PackedBatch:
+    """Read a :func:`pack_batch` buffer back; the entries stay where they are (a view, no copy)."""
+    first, count, rejected_count, keys_size = _BATCH_HEADER.unpack_from(payload)
+    view = memoryview(payload)
+    at = _BATCH_HEADER.size
+    lengths = view[at : at + 4 * count].cast("I").tolist()
+    at += 4 * count
+    rejected = view[at : at + 8 * rejected_count].cast("Q").tolist()
+    at += 8 * rejected_count
+    keys_end = at + keys_size
+    if len(payload) - keys_end != sum(lengths):
+        raise ValueError(
+            f"a batch of {count} entries holds {len(payload) - keys_end} bytes of entries, not {sum(lengths)}"
+        )
+    return PackedBatch(first, payload, keys_end, lengths, bytes(view[at:keys_end]), rejected)
 
 
 def decode_entry(entry: bytes) -> tuple[int, Key, Journaled, msgspec.Raw]:

@@ -13,6 +13,9 @@ deterministic and the journal holds every command it applied, in order.
   exist, recovery always replays from the first entry.
 - A torn tail is discarded (and reported in ``notes``); a chain broken in the middle
   raises :class:`~onshore.journal.base.ChainBroken` naming the first bad entry.
+- With ``parallel``, forked processes check the chain (:class:`_ParallelCheck`) while this
+  one restores and replays; what they find wrong sends recovery back to the one-by-one
+  check, so the answer and the message are the same as without them.
 """
 
 from __future__ import annotations
@@ -142,16 +145,20 @@ class _SnapshotUnusable(Exception):
 
 
 class _CheckAgain(Exception):
-    """The parallel check of the entries before the snapshot failed: check them one by one to say where."""
+    """The parallel check failed: check the entries one by one, replaying as they pass, to say where."""
 
 
-class _PrefixCheck:
-    """Check entries 1 … ``last`` in forked processes and this one, while this one restores and replays the tail.
+class _ParallelCheck:
+    """Check entries 1 … ``last`` in forked processes (and this one) while this one restores and replays.
 
-    The forked processes take the first ranges (with their own connections), this process
-    the last range once it has replayed the tail (:meth:`join`); each range is checked on
-    its own (:func:`check_range`) and the ranges must then link: the first to ``genesis``,
-    each to the one before, the last to ``end_hash`` (the chain hash the snapshot recorded).
+    With a snapshot, ``end_hash`` is the chain hash it recorded at ``last``: the forked
+    processes take the first ranges (with their own connections) and this process the last
+    one once it has replayed the tail (``own_share``, :meth:`join`). Without a snapshot
+    (``end_hash`` None) this process is busy replaying every entry, so the forked processes
+    take all of them and the chain may end at any hash. Each range is checked on its own
+    (:func:`check_range`) and the ranges must then link: the first to ``genesis``, each to
+    the one before, the last to ``end_hash``. ``keys`` then holds every entry's key, if
+    asked for.
     """
 
     def __init__(
@@ -160,54 +167,77 @@ class _PrefixCheck:
         open_journal: Callable[[], Journal],
         genesis: bytes,
         last: int,
-        end_hash: bytes,
+        end_hash: bytes | None,
         workers: int,
+        *,
+        own_share: float,
+        collect_keys: bool,
     ) -> None:
         self.journal = journal
         self.genesis = genesis
         self.end_hash = end_hash
-        # this process restores the snapshot first, so it takes a smaller share
-        shares = [1.0] * (workers - 1) + [0.7]
+        self.last_hash = genesis
+        self.collect_keys = collect_keys
+        self.keys: list[Key] = []
+        forked = max(0, workers - 1) if own_share else max(1, workers)
+        shares = [1.0] * forked + ([own_share] if own_share else [])
         total = sum(shares)
-        bounds = [1] + [1 + round(last * sum(shares[: i + 1]) / total) for i in range(workers - 1)] + [last + 1]
+        bounds = [1] + [1 + round(last * sum(shares[: i + 1]) / total) for i in range(len(shares) - 1)] + [last + 1]
         self.ranges = [(lo, hi - 1) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+        self._own = self.ranges[-1] if own_share and self.ranges else None
         context = multiprocessing.get_context("fork")
         self._jobs: list[tuple[multiprocessing.process.BaseProcess, int]] = []
-        for lo, hi in self.ranges[:-1]:
+        for lo, hi in self.ranges[:-1] if own_share else self.ranges:
             read_end, write_end = os.pipe()
-            job = context.Process(target=_check_range_main, args=(open_journal, lo, hi, write_end), daemon=True)
+            job = context.Process(
+                target=_check_range_main, args=(open_journal, lo, hi, collect_keys, write_end), daemon=True
+            )
             job.start()
             os.close(write_end)
             self._jobs.append((job, read_end))
 
     def join(self) -> bool:
-        """Check the last range here, wait for the others; True when all hold and link from genesis to the end."""
-        lo, hi = self.ranges[-1]
-        own = check_range(self.journal.scan(lo, hi), lo, hi)
-        results = []
+        """Check this process's range, wait for the others; True when all hold and link from genesis to the end."""
+        own_keys: list[Key] = []
+        own = None
+        if self._own is not None:
+            lo, hi = self._own
+            own = check_range(self.journal.scan_links(lo, hi), lo, hi, own_keys if self.collect_keys else None)
+        results: list[tuple[bool, bytes, bytes]] = []
         for job, read_end in self._jobs:
             with os.fdopen(read_end, "rb") as f:
                 data = f.read()
             job.join()
-            results.append(_range_result.decode(data) if data and job.exitcode == 0 else (False, b"", b""))
-        results.append(own)
+            if data and job.exitcode == 0:
+                ok, first_prev, last_hash, keys = _range_result.decode(data)
+                results.append((ok, first_prev, last_hash))
+                self.keys.extend(keys)
+            else:
+                results.append((False, b"", b""))
+        if own is not None:
+            results.append(own)
+            self.keys.extend(own_keys)
         prev = self.genesis
         for ok, first_prev, last_hash in results:
             if not ok or first_prev != prev:
                 return False
             prev = last_hash
-        return prev == self.end_hash
+        self.last_hash = prev
+        return self.end_hash is None or prev == self.end_hash
 
 
-_range_result = msgspec.msgpack.Decoder(tuple[bool, bytes, bytes])
+_range_result = msgspec.msgpack.Decoder(tuple[bool, bytes, bytes, list[Key]])
 
 
-def _check_range_main(open_journal: Callable[[], Journal], first: int, last: int, out: int) -> None:
+def _check_range_main(open_journal: Callable[[], Journal], first: int, last: int, collect_keys: bool, out: int) -> None:
     try:
         journal = open_journal()
-        result = check_range(journal.scan(first, last), first, last)
+        keys: list[Key] = []
+        ok, first_prev, last_hash = check_range(
+            journal.scan_links(first, last), first, last, keys if collect_keys else None
+        )
         journal.close()
-        write_all(out, msgspec.msgpack.encode(result))
+        write_all(out, msgspec.msgpack.encode((ok, first_prev, last_hash, keys)))
     except BaseException:
         os._exit(1)
     os._exit(0)
@@ -225,10 +255,12 @@ def recover(
     """Rebuild the Venue from ``journal``: latest valid snapshot + replay of the entries after it.
 
     ``collect_keys`` also gathers every entry's idempotency key (for ``onshore run``).
-    ``parallel`` opens another connection to the same journal: then the entries before the
-    snapshot are checked by ``workers`` forked processes while this one restores the
-    snapshot and replays the rest (if they find anything wrong, the check is done again
-    one entry at a time, to name the first bad one).
+    ``parallel`` opens another connection to the same journal: then the chain is checked
+    by forked processes while this one restores and replays. With a snapshot, ``workers -
+    1`` forked processes and this one (after the tail) check the entries before it; without
+    one, ``workers - 1`` forked processes check every entry while this one replays them.
+    If they find anything wrong, recovery starts again checking one entry at a time, to
+    name the first bad one (or to discard a torn tail).
     Raises :class:`ChainBroken` when the chain is broken before its tail (or, with
     ``discard_torn_tail=False``, anywhere) and :class:`JournalError` when replay does not
     reproduce the journal. Runtime complexity: O(entries) to check the chain plus the
@@ -240,22 +272,41 @@ def recover(
     if use_snapshots and snapshots_supported():
         candidates.extend(journal.snapshots())
     candidates.append(None)
+    fork = parallel is not None and hasattr(os, "fork")
     for snap in candidates:
-        prefix = None
-        if snap is not None and parallel is not None and hasattr(os, "fork"):
-            prefix = _PrefixCheck(journal, parallel, genesis, snap.seq, snap.entry_hash, max(1, workers))
+        check = None
+        if fork and parallel is not None:
+            if snap is not None:
+                check = _ParallelCheck(
+                    journal,
+                    parallel,
+                    genesis,
+                    snap.seq,
+                    snap.entry_hash,
+                    workers,
+                    own_share=0.7,
+                    collect_keys=collect_keys,
+                )
+            elif (last := journal.last()) is not None:
+                check = _ParallelCheck(
+                    journal, parallel, genesis, last[0], None, workers - 1, own_share=0.0, collect_keys=collect_keys
+                )
         venue = _start(journal, config, snap, notes)
         if venue is None:
-            if prefix is not None:
-                prefix.join()
+            if check is not None:
+                check.join()
             continue
         try:
             try:
-                return _replay(journal, config, genesis, venue, snap, notes, discard_torn_tail, collect_keys, prefix)
+                recovered = _replay(
+                    journal, config, genesis, venue, snap, notes, discard_torn_tail, collect_keys, check
+                )
             except _CheckAgain:
                 venue = _start(journal, config, snap, [])
                 assert venue is not None
-                return _replay(journal, config, genesis, venue, snap, notes, discard_torn_tail, collect_keys, None)
+                recovered = _replay(journal, config, genesis, venue, snap, notes, discard_torn_tail, collect_keys, None)
+            recovered.notes = notes
+            return recovered
         except _SnapshotUnusable as why:
             notes.append(str(why))
     raise AssertionError("unreachable: recovery without a snapshot always returns or raises")
@@ -281,6 +332,20 @@ def _start(journal: Journal, config: VenueConfig, snap: SnapshotRecord | None, n
     return venue
 
 
+def _apply_entry(venue: Venue, seq: int, entry: bytes) -> None:
+    """Apply a journaled entry again; it must come out with its own command number."""
+    _, _, command, _ = decode_entry(entry)
+    try:
+        if type(command) is UnparsedLine:
+            venue.reject_line(command.reason, command.detail, command.line)
+        else:
+            venue.apply(command)  # type: ignore[arg-type]
+    except VenueStopped as exc:
+        raise JournalError(f"replaying entry {seq} stopped the venue: {exc}") from exc
+    if venue.cmd != seq:
+        raise JournalError(f"replaying entry {seq} numbered it {venue.cmd}: the journal does not match this build")
+
+
 def _replay(
     journal: Journal,
     config: VenueConfig,
@@ -290,10 +355,12 @@ def _replay(
     notes: list[str],
     discard_torn_tail: bool,
     collect_keys: bool,
-    prefix: _PrefixCheck | None,
+    parallel: _ParallelCheck | None,
 ) -> Recovered:
+    if parallel is not None and snap is None:
+        return _replay_while_checked(journal, config, genesis, venue, parallel)
     start = snap.seq if snap is not None else 0
-    if prefix is not None:
+    if parallel is not None:
         assert snap is not None
         check = ChainCheck(snap.entry_hash, first_seq=start + 1)
         rows = journal.scan(start + 1)
@@ -304,34 +371,27 @@ def _replay(
     add_key = keys.add
     replayed = 0
     last_entry: bytes | None = None
-    apply, reject_line = venue.apply, venue.reject_line
     try:
         for seq, key, entry, _prev, _hash in check.entries(rows):
             if collect_keys:
                 add_key(key)
             if seq <= start:
                 continue
-            if seq == start + 1 and snap is not None and prefix is None and check.hashes.get(start) != snap.entry_hash:
+            if (
+                seq == start + 1
+                and snap is not None
+                and parallel is None
+                and check.hashes.get(start) != snap.entry_hash
+            ):
                 raise _SnapshotUnusable(f"journal: snapshot at seq {start} is not bound to this chain: not used")
-            _, _, command, _ = decode_entry(entry)
-            try:
-                if type(command) is UnparsedLine:
-                    reject_line(command.reason, command.detail, command.line)
-                else:
-                    apply(command)  # type: ignore[arg-type]
-            except VenueStopped as exc:
-                raise JournalError(f"replaying entry {seq} stopped the venue: {exc}") from exc
-            if venue.cmd != seq:
-                raise JournalError(
-                    f"replaying entry {seq} numbered it {venue.cmd}: the journal does not match this build"
-                )
+            _apply_entry(venue, seq, entry)
             replayed += 1
             last_entry = entry
     finally:
-        prefix_ok = prefix.join() if prefix is not None else True
-    if not prefix_ok:
+        parallel_ok = parallel.join() if parallel is not None else True
+    if not parallel_ok:
         raise _CheckAgain()
-    if prefix is None and snap is not None:
+    if parallel is None and snap is not None:
         if check.last_seq < start:
             raise _SnapshotUnusable(f"journal: snapshot at seq {start} lies beyond the valid journal: not used")
         if start and check.hashes.get(start) != snap.entry_hash:
@@ -347,8 +407,8 @@ def _replay(
         )
     if last_entry is not None:
         _check_last_events(venue, last_entry)
-    if collect_keys and prefix is not None:
-        keys.update(journal.keys())
+    if collect_keys and parallel is not None:
+        keys.update(parallel.keys)
     return Recovered(
         venue=venue,
         config=config,
@@ -359,6 +419,46 @@ def _replay(
         replayed=replayed,
         notes=notes,
         keys=keys,
+    )
+
+
+def _replay_while_checked(
+    journal: Journal, config: VenueConfig, genesis: bytes, venue: Venue, parallel: _ParallelCheck
+) -> Recovered:
+    """Replay every entry while forked processes check the chain; any doubt: :class:`_CheckAgain`.
+
+    The entries are applied before they are known to be good, so nothing here is trusted
+    until the check has passed: a failure of the check, or of replay while the check
+    fails too, sends recovery back to the one-by-one check, which names the first bad
+    entry (or discards a torn tail) and replays only what passed.
+    """
+    last = parallel.ranges[-1][1]
+    expected = 1
+    last_entry: bytes | None = None
+    try:
+        for rows in journal.scan_links(1, last):
+            for _key, entry, _prev, _hash in rows:
+                _apply_entry(venue, expected, entry)
+                last_entry = entry
+                expected += 1
+    except Exception as exc:
+        if parallel.join():
+            raise
+        raise _CheckAgain() from exc
+    if not parallel.join() or expected != last + 1:
+        raise _CheckAgain()
+    if last_entry is not None:
+        _check_last_events(venue, last_entry)
+    return Recovered(
+        venue=venue,
+        config=config,
+        genesis=genesis,
+        last_seq=last,
+        last_hash=parallel.last_hash,
+        snapshot_seq=None,
+        replayed=last,
+        notes=[],
+        keys=set(parallel.keys),
     )
 
 

@@ -26,10 +26,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
-import msgspec
-
 from onshore.journal.base import EntryBatch, JournalError, SnapshotRecord
-from onshore.journal.format import EntryRow, Key
+from onshore.journal.format import EntryRow, Key, LinkRow
 
 PAGE_SIZE: Final = 16384
 WAL_AUTOCHECKPOINT_PAGES: Final = 4096  # 64 MiB of log between checkpoints
@@ -54,23 +52,26 @@ CREATE TABLE IF NOT EXISTS snapshots (
 """
 
 _INSERT_ENTRY: Final = "INSERT INTO entries (seq, key, entry, prev_hash, hash) VALUES (?, ?, ?, ?, ?)"
-# A whole batch in one statement: SQLite cuts the entries out of the batch's bytes itself, row i at
-# offset/length i (fixed-width decimal fields of _FIELD bytes), so no Python runs per row.
+# A whole batch in one statement: SQLite cuts the entries out of the batch's bytes itself. ?3 holds
+# 0 and then where each entry ends, in fixed-width decimal fields of _FIELD bytes: row i runs from
+# field i (exclusive) to field i + 1, so no Python runs per row.
 _FIELD: Final = 12
+_FIELD_FORMAT: Final = b"%%0%dd" % _FIELD
 _INSERT_BATCH: Final = f"""
 INSERT INTO entries (seq, key, entry, prev_hash, hash)
-SELECT ?1 + k.key, k.value,
-       substr(?2, CAST(substr(?3, {_FIELD} * k.key + 1, {_FIELD}) AS INTEGER),
-                  CAST(substr(?4, {_FIELD} * k.key + 1, {_FIELD}) AS INTEGER)),
-       substr(?5, 32 * k.key + 1, 32),
-       substr(?6, 32 * k.key + 1, 32)
-FROM json_each(?7) AS k
+SELECT ?1 + k.key, k.value, substr(?2, s + 1, e - s), substr(?4, 32 * k.key + 1, 32), substr(?5, 32 * k.key + 1, 32)
+FROM (
+    SELECT key, value,
+           CAST(substr(?3, {_FIELD} * key + 1, {_FIELD}) AS INTEGER) AS s,
+           CAST(substr(?3, {_FIELD} * key + {_FIELD + 1}, {_FIELD}) AS INTEGER) AS e
+    FROM json_each(?6)
+) AS k
 """
-_keys_json = msgspec.json.Encoder()
 _INSERT_SNAPSHOT: Final = (
     "INSERT OR REPLACE INTO snapshots (seq, event_seq, state_hash, entry_hash, data, hash) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _SELECT_ENTRIES: Final = "SELECT seq, key, entry, prev_hash, hash FROM entries"
+_SELECT_LINKS: Final = "SELECT key, entry, prev_hash, hash FROM entries WHERE seq BETWEEN ? AND ? ORDER BY seq"
 
 
 class SQLiteJournal:
@@ -130,12 +131,11 @@ class SQLiteJournal:
                         _INSERT_BATCH,
                         (
                             batch.first_seq,
-                            batch.payload,
-                            b"".join([b"%0*d" % (_FIELD, offset + 1) for offset in batch.offsets]),
-                            b"".join([b"%0*d" % (_FIELD, length) for length in batch.lengths]),
+                            batch.data,
+                            b"".join([_FIELD_FORMAT % end for end in [0, *batch.ends]]),
                             batch.prev_hashes,
                             batch.hashes,
-                            _keys_json.encode(batch.keys),
+                            batch.keys_json,
                         ),
                     )
                     if cursor.rowcount != len(batch):
@@ -161,6 +161,12 @@ class SQLiteJournal:
         cursor.arraysize = 4096
         while rows := cursor.fetchmany():
             yield from rows
+
+    def scan_links(self, first_seq: int, last_seq: int) -> Iterator[list[LinkRow]]:
+        cursor = self._con.execute(_SELECT_LINKS, (first_seq, last_seq))
+        cursor.arraysize = 4096
+        while rows := cursor.fetchmany():
+            yield rows
 
     def find(self, needle: bytes) -> Iterator[EntryRow]:
         cursor = self._con.execute(_SELECT_ENTRIES + " WHERE instr(entry, ?) > 0 ORDER BY seq", (needle,))
