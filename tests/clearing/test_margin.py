@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from onshore.clearing.margin import (
@@ -461,10 +461,35 @@ def test_adding_an_order_that_adds_exposure_never_lowers_the_requirement(
     shrinks the position if it fills, so it may lower the "every sell fills" case, but never below
     what the position alone needs (the next property)."""
     smaller = requirement(leverage, qty, mark, buys, sells)
+    # KNOWN BUG (average-price-drop, pinned below): pricing every lot of the case at the side's
+    # average order price lets an order priced under that average lower the requirement
+    assume(not _lowers_an_average_above_the_mark(mark, buys if qty >= 0 else [], new))
+    assume(not _lowers_an_average_above_the_mark(mark, sells if qty <= 0 else [], new))
     if qty >= 0:
         assert requirement(leverage, qty, mark, buys + new, sells) >= smaller
     if qty <= 0:
         assert requirement(leverage, qty, mark, buys, sells + new) >= smaller
+
+
+def _lowers_an_average_above_the_mark(mark: int, side: list[tuple[int, int]], new: list[tuple[int, int]]) -> bool:
+    lots = sum(q for q, _ in side)
+    if not lots or not new:
+        return False
+    average = sum(q * p for q, p in side) / lots
+    return average > mark and any(p < average for _, p in new)
+
+
+@pytest.mark.xfail(strict=True, reason="average-price-drop: an order under the side's average price lowers the need")
+def test_a_buy_at_the_mark_does_not_lower_the_requirement_of_a_large_long() -> None:
+    """Found by the property above: a 1× long of 499 lots with one bid at 58,734.6 against a 58,500
+    mark. Every buy filling is priced at max(average bid, mark) for all 500 lots: 293,673.00 USD.
+    A second bid at the mark lowers the average to 58,617.3, and 501 lots at it need 293,672.673:
+    less, with more exposure. A fix prices the position's lots at the mark and only the orders at
+    their own prices (the opening share of what they pay above the mark), which also changes hand
+    figures in the segregation and venue tests; docs/clearing.md lists it."""
+    before = requirement(100, 499, 585_000, [(1, 587_346)], [])
+    after = requirement(100, 499, 585_000, [(1, 587_346), (1, 585_000)], [])
+    assert after >= before
 
 
 @given(leverage=LEVERAGES, qty=st.integers(-500, 500), mark=PRICES_NEAR_MARK, buys=ORDERS, sells=ORDERS)

@@ -720,7 +720,13 @@ class VenueMachine(RuleBasedStateMachine):
                 # the margin and reduce-only checks may speak first; what matters is that nothing changes
                 self.run(
                     amend,
-                    reject={"market_halted", "insufficient_margin", "position_limit", "reduce_only_would_increase"},
+                    reject={
+                        "market_halted",
+                        "market_not_permitted",  # a growing amendment where the account may no longer open
+                        "insufficient_margin",
+                        "position_limit",
+                        "reduce_only_would_increase",
+                    },
                 )
             else:
                 self.run(amend)
