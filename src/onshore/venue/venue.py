@@ -282,6 +282,7 @@ class Venue:
         self.assessed: dict[str, int] = {}
         self.liquidation_orders = 0
         self.houses = 0  # house accounts opened by takeovers (onshore.venue.liquidation): ids "@…"
+        self._refreshed = 0  # accounts whose triggers were refreshed since the heaps were last compacted
         self.liquidation_trades = 0
         self._liquidating: str | None = None
         self._iso_liquidation: str | None = None  # "account/market" of an isolated position being liquidated
@@ -423,24 +424,29 @@ class Venue:
         """
         if not self._dirty and not self._retrigger:
             return
-        dirty = self._dirty | self._retrigger
+        dirty = self._dirty
         self._dirty = set()
-        self._retrigger = set()
+        if self._retrigger:
+            dirty |= self._retrigger
+            self._retrigger = set()
         markets = self.markets
         versions = self._versions
         watch = self._watch
         top_rate = self._top_rate
+        cash = self.ledger.cash
         for account_id in dirty:
             account = self.accounts[account_id]
             version = versions.get(account_id, 0) + 1
             versions[account_id] = version
-            equity = self.equity(account)
+            equity = cash(account_id)  # + the cross positions' unrealized PnL: Venue.equity, inlined
             maintenance = 0
             crosses = 0
             for name, h in account.holdings.items():
                 if h.qty and h.mode is CROSS:
                     m = markets[name]
-                    maintenance += m.tiers.maintenance(abs(h.qty) * (m.mark or 0) * m.k)
+                    mark_ticks = m.mark or 0
+                    equity += h.qty * mark_ticks * m.k - h.cost
+                    maintenance += m.tiers.maintenance(abs(h.qty) * mark_ticks * m.k)
                     crosses += 1
             if account_id.startswith(HOUSE_PREFIX):
                 maintenance = 0  # taken-over positions: the fund or the member stands behind them
@@ -471,7 +477,12 @@ class Venue:
                 else:
                     trigger = mark + (excess * PPB) // (-qty * m.k * (PPB + top_rate[name])) + 1
                     heappush(watch[name][1], (trigger, account_id, version))
-        self._compact_watch()
+        # superseded entries only cost memory (pops skip them): look for them every few thousand
+        # refreshed accounts, not every command; the heaps are rebuilt on restore, not saved
+        self._refreshed += len(dirty)
+        if self._refreshed >= 4096:
+            self._refreshed = 0
+            self._compact_watch()
 
     def _compact_watch(self) -> None:
         """Drop superseded trigger entries once they outnumber the live ones four to one."""
