@@ -650,3 +650,15 @@ def test_a_member_house_works_off_what_it_took_over() -> None:
     assert [(t["price"], t["qty"]) for t in of_type(events, "trade")] == [("66310", "10")]
     assert r.qty("@fcm-1") == 0 and r.equity("@fcm-1") == usd("4")
     assert r.qty("mm") == -10
+
+
+def test_a_house_account_gets_no_margin_call() -> None:
+    """fcm-1's house carries alice's taken-over short at 0 equity (it has no cash of its own):
+    a margin call is a message to a customer and its broker, and the house is neither; alice,
+    flat with her 65 USD, gets none either."""
+    from .test_known_bugs import _short_at_66350
+
+    r, _events = _short_at_66350(None)
+    assert r.qty("@fcm-1") == -10 and r.equity("@fcm-1") == 0
+    calls = of_type(r.tick(r.ts + 20_000), "margin_call")
+    assert [ev["account"] for ev in calls if ev["account"] in ("@fcm-1", "alice")] == []

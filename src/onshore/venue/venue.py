@@ -1742,6 +1742,8 @@ class Venue:
         """A ``margin_call`` to the customer and its member, once per episode below the warning level."""
         config = self.config.broker
         for account_id in sorted(self.accounts):
+            if account_id.startswith(HOUSE_PREFIX):
+                continue  # a house account is the fund's or the member's own, not a customer's
             account = self.accounts[account_id]
             customer = self.customers[account_id]
             if not any(h.qty and h.mode is CROSS for h in account.holdings.values()):
