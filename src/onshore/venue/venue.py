@@ -1064,17 +1064,15 @@ class Venue:
                     f"{account.segment} account's limit of {fmt_money(limit)}",
                 )
         spec = market.spec
-        rate = spec.taker_fee_ppb if spec.taker_fee_ppb > spec.maker_fee_ppb else spec.maker_fee_ppb
-        fee = -((-order_notional * rate) // PPB) if rate > 0 else 0
-        cash = self.ledger.cash(account.account_id)
-        fee += open_loss(side == BUY, qty, price, mark, k)
+        fee = open_loss(side == BUY, qty, price, mark, k)
         if h.mode is CROSS:
+            fee += -((-order_notional * tiers.fee_ppb) // PPB)  # at the higher rate (0 if both are rebates)
             need = tiers.requirement(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
             available = self.equity(account) - self.requirement(account, skip=spec.name)
         else:
             # the isolated reserve holds the fees of the side already; a sell takes bids at its
             # price or higher, so the part it can take now is margined at the best bid
-            fee = open_loss(side == BUY, qty, price, mark, k)
+            cash = self.ledger.cash(account.account_id)
             if side != BUY:
                 bid = market.book.best_bid()
                 if bid is not None and bid > price:
@@ -1103,15 +1101,13 @@ class Venue:
         k = market.k
         buys = side == BUY
         spec = market.spec
-        rate = spec.taker_fee_ppb if spec.taker_fee_ppb > spec.maker_fee_ppb else spec.maker_fee_ppb
-        loss = open_loss(buys, qty, price, mark, k) + (self._fee(qty * price * k, rate) if rate > 0 else 0)
+        rate = market.tiers.fee_ppb  # the higher of the two fee rates, 0 if both are rebates
+        loss = open_loss(buys, qty, price, mark, k) + self._fee(qty * price * k, rate)
         resting = market.book.orders
         for oid, other in self.open_orders.items():
             if other.holding is h and other.reduce_only and other.side == side and oid != excluding:
                 lots = resting[oid].open_qty
-                loss += open_loss(buys, lots, other.price, mark, k)
-                if rate > 0:
-                    loss += self._fee(lots * other.price * k, rate)
+                loss += open_loss(buys, lots, other.price, mark, k) + self._fee(lots * other.price * k, rate)
         worth = self.equity(account)
         if h.mode is ISOLATED:
             worth += self.ledger.balance(ISOLATED_KIND, f"{account.account_id}/{spec.name}") + h.qty * mark * k - h.cost
