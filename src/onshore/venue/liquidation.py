@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from onshore.book.events import Fill
-from onshore.book.records import BUY, IOC, LIMIT, SELL, SIDE_NAMES
+from onshore.book.records import BUY, IOC, LIMIT, SELL
 from onshore.clearing.accounts import ISOLATED as ISOLATED_MODE
 from onshore.clearing.accounts import Account, Holding
 from onshore.clearing.ledger import (
@@ -57,7 +57,6 @@ from onshore.clearing.liquidation import (
     rank_for_adl,
     take_in_order,
 )
-from onshore.core import commands as c
 from onshore.core import events as e
 from onshore.core.reasons import Cancel
 from onshore.core.units import PPB, div_ceil, div_floor
@@ -281,23 +280,12 @@ def _book_close(
     venue.liquidation_orders += 1
     order_id = -venue.liquidation_orders
     coid = f"liquidation-{venue.liquidation_orders}"
-    command = c.PlaceOrder(
-        ts=ts,
-        account=account.account_id,
-        market=market.spec.name,
-        client_order_id=coid,
-        side=SIDE_NAMES[side],
-        qty=market.qty.format(lots),
-        price=market.price.format(limit),
-        time_in_force="ioc",
-        reduce_only=True,
-    )
     events = market.book.place(order_id, account.account_id, coid, side, limit, lots, LIMIT, IOC, False, True)
     filled = sum(ev.qty for ev in events if type(ev) is Fill)
     notional = sum(ev.qty * ev.price for ev in events if type(ev) is Fill) * market.k
     venue._liquidating = account.account_id
     try:
-        venue._apply_book_events(market, events, ts, coid, command)
+        venue._apply_book_events(market, events, ts, coid, ("limit", "ioc", False, True))
     finally:
         venue._liquidating = None
     if filled:

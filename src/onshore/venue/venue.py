@@ -16,6 +16,8 @@ from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from typing import Any, Final
 
+from msgspec.structs import astuple
+
 from onshore.book import OrderBook
 from onshore.book.events import Accepted, Amended, BookEvent, Cancelled, Fill, Rejected, StateChanged
 from onshore.book.records import (
@@ -80,6 +82,26 @@ _OrderAmended: Final = e.OrderAmended
 _MarkPrice: Final = e.MarkPrice
 _R_UNKNOWN_ACCOUNT: Final = str(Reject.UNKNOWN_ACCOUNT)
 _R_UNKNOWN_MARKET: Final = str(Reject.UNKNOWN_MARKET)
+
+# Venue._place_order unpacks a PlaceOrder in this field order.
+assert c.PlaceOrder.__struct_fields__ == (
+    "account",
+    "market",
+    "client_order_id",
+    "side",
+    "qty",
+    "order_type",
+    "price",
+    "time_in_force",
+    "post_only",
+    "reduce_only",
+    "stp",
+    "ts",
+    "id",
+), "PlaceOrder's fields moved: update Venue._place_order"
+assert c.CancelOrder.__struct_fields__ == ("account", "market", "order_id", "client_order_id", "ts", "id"), (
+    "CancelOrder's fields moved: update Venue._cancel_order"
+)
 
 
 class OpenOrder:
@@ -332,10 +354,13 @@ class Venue:
         self._fills_in_command = 0
         out: list[e.Event] = []
         self._out = out
-        handler = self._handlers.get(type(command))
-        if handler is None:
-            self._reject(Reject.UNKNOWN_COMMAND, f"unknown command {type(command).__name__}", None)
-            return out
+        kind = type(command)
+        handler = None
+        if kind is not c.PlaceOrder and kind is not c.CancelOrder:
+            handler = self._handlers.get(kind)
+            if handler is None:
+                self._reject(Reject.UNKNOWN_COMMAND, f"unknown command {kind.__name__}", None)
+                return out
         ts = command.ts
         if type(ts) is not int:
             self._reject(Reject.MALFORMED_COMMAND, "ts must be an integer (ms since the epoch)", command)
@@ -347,7 +372,14 @@ class Venue:
             self._reject(Reject.MALFORMED_COMMAND, f"ts {ts} is beyond the year 2200 (ms since the epoch)", command)
             return out
         try:
-            handler(command)
+            # the two commands of the order flow are called directly (a native call in the
+            # compiled module); the rest through the table
+            if handler is not None:
+                handler(command)
+            elif type(command) is c.PlaceOrder:
+                self._place_order(command)
+            elif type(command) is c.CancelOrder:
+                self._cancel_order(command)
         except Rejection as rejection:
             if len(out):
                 self._stop(f"rejection after events in {type(command).__name__}: {rejection.detail}")
@@ -433,12 +465,12 @@ class Venue:
         versions = self._versions
         watch = self._watch
         top_rate = self._top_rate
-        cash = self.ledger.cash
+        cash_book = self.ledger.cash_book
         for account_id in dirty:
             account = self.accounts[account_id]
             version = versions.get(account_id, 0) + 1
             versions[account_id] = version
-            equity = cash(account_id)  # + the cross positions' unrealized PnL: Venue.equity, inlined
+            equity = cash_book.get(account_id, 0)  # + cross positions' unrealized PnL: Venue.equity, inlined
             maintenance = 0
             crosses = 0
             for name, h in account.holdings.items():
@@ -1120,28 +1152,47 @@ class Venue:
 
     # ================================================================== trading
     def _place_order(self, cmd: c.PlaceOrder) -> None:
-        account = self.accounts.get(cmd.account)
+        # One call reads every field (attribute reads on a Struct go through the generic
+        # lookup one by one); the field order is checked when this module loads.
+        (
+            account_id,
+            market_name,
+            coid,
+            side_name,
+            qty_text,
+            type_name,
+            price_text,
+            tif_name,
+            post_only,
+            reduce_only,
+            stp_name,
+            ts,
+            _key,
+        ) = astuple(cmd)
+        account = self.accounts.get(account_id)
         if account is None:
-            account = self._account(cmd.account)
-        market = self.markets.get(cmd.market)
+            account = self._account(account_id)
+        market = self.markets.get(market_name)
         if market is None:
-            market = self._market(cmd.market)
-        side = SIDES.get(cmd.side)
-        order_type = ORDER_TYPES.get(cmd.order_type)
-        tif = TIME_IN_FORCE.get(cmd.time_in_force)
-        stp = STP_MODES.get(cmd.stp)
+            market = self._market(market_name)
+        side = SIDES.get(side_name)
+        order_type = ORDER_TYPES.get(type_name)
+        tif = TIME_IN_FORCE.get(tif_name)
+        stp = STP_MODES.get(stp_name)
         if side is None or order_type is None or tif is None or stp is None:
             raise Rejection(Reject.MALFORMED_COMMAND, "side, order_type, time_in_force or stp has an unknown value")
-        qty = market.qty.parse(cmd.qty)
+        if type(post_only) is not bool or type(reduce_only) is not bool:
+            raise Rejection(Reject.MALFORMED_COMMAND, "post_only and reduce_only must be true or false")
+        qty = market.qty.parse(qty_text)
         if qty <= 0:
             raise Rejection(Reject.NON_POSITIVE, "qty must be positive")
-        if cmd.price is None:
+        price: int | None
+        if price_text is None:
             price = None
             if order_type == LIMIT:
                 raise Rejection(Reject.PRICE_REQUIRED, "a limit order needs a price")
         else:
-            price = market.price.parse(cmd.price)
-        coid = cmd.client_order_id
+            price = market.price.parse(price_text)
         if type(coid) is not str or not coid:
             raise Rejection(Reject.MALFORMED_COMMAND, "client_order_id must be a non-empty string")
         if coid.startswith("liquidation-"):
@@ -1153,22 +1204,22 @@ class Venue:
             raise Rejection(Reject.MARKET_HALTED, f"{market.spec.name} is halted: only cancels are accepted")
         name = market.spec.name
         customer = self.customers[account.account_id]
-        if customer.markets is not None and name not in customer.markets and not cmd.reduce_only:
+        if customer.markets is not None and name not in customer.markets and not reduce_only:
             raise Rejection(
                 Reject.MARKET_NOT_PERMITTED,
                 f"{name} is not permitted to this {account.segment} account (reduce-only orders remain accepted)",
             )
         if customer.onboarded:
-            self._check_gates(customer, cmd.reduce_only, cmd.ts)
+            self._check_gates(customer, reduce_only, ts)
         h = account.holdings.get(name)
         if h is None:
             h = Holding(self._default_leverage(account, market.spec))
-        if cmd.reduce_only:
+        if reduce_only:
             open_ro = h.ro_buy_lots if side == BUY else h.ro_sell_lots
             if (side == BUY and h.qty >= 0) or (side != BUY and h.qty <= 0) or qty + open_ro > abs(h.qty):
                 raise Rejection(
                     Reject.REDUCE_ONLY_WOULD_INCREASE,
-                    f"a reduce-only {cmd.side} of {cmd.qty} would not only reduce the position of {h.qty}",
+                    f"a reduce-only {side_name} of {qty_text} would not only reduce the position of {h.qty}",
                 )
             close_price = price if order_type == LIMIT else book.protection_limit(side)
             if close_price is not None:
@@ -1181,7 +1232,7 @@ class Venue:
 
         order_id = self.cmd
         events = book.place(
-            order_id, account.account_id, coid, side, price, qty, order_type, tif, cmd.post_only, cmd.reduce_only, stp
+            order_id, account.account_id, coid, side, price, qty, order_type, tif, post_only, reduce_only, stp
         )
         first = events[0]
         if type(first) is Rejected:
@@ -1189,7 +1240,9 @@ class Venue:
         # ---- accepted: state changes from here on
         if name not in account.holdings:
             account.holdings[name] = h
-        self._apply_book_events(market, events, cmd.ts, coid, cmd)
+        # a market order never rests: it is reported with the time in force it behaves as
+        shown_tif = "ioc" if type_name == "market" and tif_name == "gtc" else tif_name
+        self._apply_book_events(market, events, ts, coid, (type_name, shown_tif, post_only, reduce_only))
         if order_id in book.orders:
             self._rest(
                 market,
@@ -1199,7 +1252,7 @@ class Venue:
                 side,
                 book.orders[order_id].open_qty,
                 price,
-                cmd.reduce_only,
+                reduce_only,
                 h,
             )
 
@@ -1217,7 +1270,8 @@ class Venue:
             return
         name = market.spec.name
         exposure = 0
-        for other in self.owner_accounts.get(account.owner, [account]):
+        owned = self.owner_accounts.get(account.owner)
+        for other in owned if owned is not None else (account,):
             h = other.holdings.get(name)
             if h is None:
                 continue
@@ -1281,9 +1335,18 @@ class Venue:
                 h.ro_sell_lots -= qty
 
     def _apply_book_events(
-        self, market: Market, events: list[BookEvent], ts: int, taker_coid: str, cmd: c.PlaceOrder | None
+        self,
+        market: Market,
+        events: list[BookEvent],
+        ts: int,
+        taker_coid: str,
+        placed: tuple[str, str, bool, bool] | None,
     ) -> None:
-        """Turn the book's outcomes into ledger movements, position updates and protocol events."""
+        """Turn the book's outcomes into ledger movements, position updates and protocol events.
+
+        ``placed`` is what an ``order_accepted`` event repeats of a new order: its order type,
+        time in force (as it behaves), post-only and reduce-only flags.
+        """
         name = market.spec.name
         traded = False
         touched: list[tuple[Account, Holding]] = []
@@ -1314,7 +1377,8 @@ class Venue:
                     )
                 )
             elif type(ev) is Accepted:
-                assert cmd is not None
+                assert placed is not None
+                order_type, time_in_force, post_only, reduce_only = placed
                 self.seq += 1
                 self._out.append(
                     _OrderAccepted(
@@ -1322,18 +1386,16 @@ class Venue:
                         ts=ts,
                         cmd=self.cmd,
                         order_id=ev.order_id,
-                        client_order_id=cmd.client_order_id,
+                        client_order_id=taker_coid,
                         account=ev.account,
                         market=name,
                         side=SIDE_NAMES[ev.side],
                         price=None if ev.price is None else market.price.format(ev.price),
                         qty=market.qty.format(ev.qty),
-                        order_type=cmd.order_type,
-                        time_in_force="ioc"
-                        if cmd.order_type == "market" and cmd.time_in_force == "gtc"
-                        else cmd.time_in_force,
-                        post_only=cmd.post_only,
-                        reduce_only=cmd.reduce_only,
+                        order_type=order_type,
+                        time_in_force=time_in_force,
+                        post_only=post_only,
+                        reduce_only=reduce_only,
                     )
                 )
             elif type(ev) is Amended:
@@ -1479,19 +1541,22 @@ class Venue:
                 )
 
     def _cancel_order(self, cmd: c.CancelOrder) -> None:
-        account = self.accounts.get(cmd.account)
+        account_id, market_name, order_id, coid, ts, _key = astuple(cmd)  # field order checked at load
+        account = self.accounts.get(account_id)
         if account is None:
-            account = self._account(cmd.account)
-        market = self.markets.get(cmd.market)
+            account = self._account(account_id)
+        market = self.markets.get(market_name)
         if market is None:
-            market = self._market(cmd.market)
-        if cmd.order_id is not None and type(cmd.order_id) is not int:
+            market = self._market(market_name)
+        if order_id is not None and type(order_id) is not int:
             raise Rejection(Reject.MALFORMED_COMMAND, "order_id must be an integer")
-        events = market.book.cancel(account.account_id, cmd.order_id, cmd.client_order_id)
+        if coid is not None and type(coid) is not str:
+            raise Rejection(Reject.MALFORMED_COMMAND, "client_order_id must be a string")
+        events = market.book.cancel(account.account_id, order_id, coid)
         first = events[0]
         if type(first) is Rejected:
             raise Rejection(first.reason, first.detail)
-        self._apply_book_events(market, events, cmd.ts, "", None)
+        self._apply_book_events(market, events, ts, "", None)
 
     def _cancel_all(self, cmd: c.CancelAll) -> None:
         account = self._account(cmd.account)
