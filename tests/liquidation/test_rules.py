@@ -158,7 +158,8 @@ def test_the_venue_files_each_account_at_the_trigger_of_the_pure_function() -> N
     r.order("short", "sell", 9, "65000", tif="ioc")
     r.index("64321.7")
     mark = r.mark()
-    longs, shorts = r.venue._watch["BTC-PERP"]
+    market = r.venue.markets["BTC-PERP"]
+    longs, shorts = market.longs, market.shorts
     live = {acct: version for acct, version in r.venue._versions.items()}
     filed = {acct: -key for key, acct, version in longs if live.get(acct) == version}
     filed |= {acct: key for key, acct, version in shorts if live.get(acct) == version}

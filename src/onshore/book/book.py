@@ -26,9 +26,9 @@ amend are O(1); matching is O(fills + emptied levels × log L). A fill-or-kill c
 
 from __future__ import annotations
 
-from collections import deque
+import collections
+import heapq
 from collections.abc import Callable, Iterator
-from heapq import heappop, heappush
 from typing import Final
 
 from onshore.book.errors import BookInvariantError
@@ -58,14 +58,20 @@ from onshore.book.records import (
     Level,
     Order,
 )
+from onshore.core import units
 from onshore.core.reasons import Cancel, Reject
-from onshore.core.units import PPB, div_floor
 
 _NO_BAND: Final = 1 << 62
 _COMPACT_RATIO: Final = 4
 _COMPACT_SLACK: Final = 256
 _USER: Final = str(Cancel.USER)
 _IOC_REMAINDER: Final = str(Cancel.IOC_REMAINDER)
+# C statics in the compiled module rather than lookups in its globals at every use
+deque: Final = collections.deque
+heappush: Final = heapq.heappush
+heappop: Final = heapq.heappop
+PPB: Final = units.PPB
+div_floor: Final = units.div_floor
 
 
 class OrderBook:

@@ -68,8 +68,9 @@ class Holding:
             self.qty = qty + signed_qty
             self.cost += value
             return 0
-        closing = min(abs(signed_qty), abs(qty))
-        removed = -((-self.cost * closing) // abs(qty))  # div_ceil: never in the trader's favour
+        size = qty if qty > 0 else -qty  # not abs(): a generic call in compiled code
+        closing = min(signed_qty if signed_qty > 0 else -signed_qty, size)
+        removed = -((-self.cost * closing) // size)  # div_ceil: never in the trader's favour
         closed_value = (closing if qty > 0 else -closing) * price_ticks * micros_per_tick_lot
         realized = closed_value - removed
         self.cost -= removed

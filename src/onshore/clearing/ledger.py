@@ -34,13 +34,14 @@ SYSTEM_ACCOUNTS: Final = (FEE_INCOME, INSURANCE_FUND, CLEARING_HOUSE_CAPITAL, VA
 class Ledger:
     """Balances in micro-dollars, by kind and key. Every change is double entry."""
 
-    __slots__ = ("balances", "cash_book", "deposits", "paid_in", "withdrawals")
+    __slots__ = ("balances", "cash_book", "deposits", "paid_in", "system_book", "withdrawals")
 
     def __init__(self) -> None:
         self.balances: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
         for name in SYSTEM_ACCOUNTS:
             self.balances[SYSTEM][name] = 0
         self.cash_book: dict[str, int] = self.balances[CASH]
+        self.system_book: dict[str, int] = self.balances[SYSTEM]
         self.deposits = 0
         self.withdrawals = 0
         self.paid_in = 0
@@ -96,6 +97,19 @@ class Ledger:
             b = self.balances[dst_kind]
             a[src] = a.get(src, 0) - amount_micros
             b[dst] = b.get(dst, 0) + amount_micros
+
+    def settle_fill(self, account: str, realized_micros: int, fee_micros: int) -> None:
+        """One side of a fill in cash: the realized PnL from ``variation_settlement`` to the
+        account's cash and the fee from its cash to ``fee_income``, as the two transfers
+        would move them (a negative fee is a rebate paid out of fee income)."""
+        if realized_micros or fee_micros:
+            cash = self.cash_book
+            system = self.system_book
+            cash[account] = cash.get(account, 0) + realized_micros - fee_micros
+            if realized_micros:
+                system[VARIATION_SETTLEMENT] -= realized_micros
+            if fee_micros:
+                system[FEE_INCOME] += fee_micros
 
     # ------------------------------------------------------------------ invariants
     def check_invariants(self) -> None:

@@ -126,6 +126,7 @@ def restore(config: VenueConfig, data: bytes) -> Venue:
     ledger.balances.clear()
     ledger.balances.update({kind: dict(book) for kind, book in doc["ledger"]["balances"].items()})
     ledger.cash_book = ledger.balances["cash"]
+    ledger.system_book = ledger.balances["system"]
     ledger.deposits = doc["ledger"]["deposits"]
     ledger.withdrawals = doc["ledger"]["withdrawals"]
     ledger.paid_in = doc["ledger"]["paid_in"]

@@ -12,11 +12,11 @@ has started changing state is a broken invariant: the Venue stops
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
-from heapq import heapify, heappop, heappush
 from typing import Any, Final
 
-from msgspec.structs import astuple
+import msgspec
 
 from onshore.book import OrderBook
 from onshore.book.events import Accepted, Amended, BookEvent, Cancelled, Fill, Rejected, StateChanged
@@ -41,7 +41,8 @@ from onshore.broker import (
     review_application,
 )
 from onshore.broker import Rejected as BrokerRejected
-from onshore.clearing.accounts import CROSS, ISOLATED, Account, Holding, Member
+from onshore.clearing import accounts
+from onshore.clearing.accounts import Account, Holding, Member
 from onshore.clearing.ledger import (
     CASH,
     CLEARING_HOUSE_CAPITAL,
@@ -58,23 +59,37 @@ from onshore.clearing.ledger import ISOLATED as ISOLATED_KIND
 from onshore.clearing.margin import Tiers, open_loss
 from onshore.core import commands as c
 from onshore.core import events as e
+from onshore.core import units
 from onshore.core.reasons import Cancel, Reject
 from onshore.core.spec import LEVERAGE_SCALE, IndexSpec, MarketSpec, VenueConfig
-from onshore.core.units import PPB, OffGridError, div_floor
+from onshore.core.units import OffGridError, div_floor
 from onshore.pricing.funding import distribute_funding, funding_rate_for, premium_ppb
 from onshore.pricing.impact import impact_ask_ticks, impact_bid_ticks
 from onshore.pricing.index import index_price_for
 from onshore.pricing.mark import basis_sample_ticks, mark_components, median3
 from onshore.pricing.ticks import convert_price_ticks
+from onshore.venue import liquidation
 from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate
 from onshore.venue.errors import VenueStopped
-from onshore.venue.liquidation import HOUSE_PREFIX, is_below_maintenance, liquidate, offload_houses
+from onshore.venue.liquidation import is_below_maintenance, liquidate, offload_houses
 from onshore.venue.state import state_document, state_hash_of
 
 REDUCE_ONLY_EXCESS: Final = "reduce_only"
 MAX_TS: Final = 7_258_118_400_000  # 2200-01-01: a ts beyond it is a unit mistake, not a time
 
-# Module-level Final aliases: compiled code reads them as C statics, not dict lookups.
+# Module-level Final aliases: compiled code reads them as C statics. A name imported from
+# a module that is not compiled with this one (or not declared Final there) would be a
+# lookup in this module's globals at every use.
+heappush: Final = heapq.heappush
+heappop: Final = heapq.heappop
+heapify: Final = heapq.heapify
+astuple: Final = msgspec.structs.astuple
+CROSS: Final = accounts.CROSS
+ISOLATED: Final = accounts.ISOLATED
+PPB: Final = units.PPB
+HOUSE_PREFIX: Final = liquidation.HOUSE_PREFIX
+_PlaceOrder: Final = c.PlaceOrder
+_CancelOrder: Final = c.CancelOrder
 _Trade: Final = e.Trade
 _OrderAccepted: Final = e.OrderAccepted
 _OrderCancelled: Final = e.OrderCancelled
@@ -201,25 +216,42 @@ class Market:
         "k",
         "last_funding_rate_ppb",
         "last_settlement_ticks",
+        "longs",
+        "maker_fee_ppb",
         "mark",
         "mark_a",
         "mark_b",
         "mark_before",
         "mark_cmd",
+        "name",
         "next_funding_ms",
         "next_sample_ms",
+        "position_limits",
         "premium_samples",
         "price",
         "qty",
+        "shorts",
         "spec",
+        "taker_fee_ppb",
         "tiers",
+        "top_mm_rate",
     )
 
     def __init__(self, spec: MarketSpec, index: IndexSpec, client_order_ids: dict[str, dict[str, int]]) -> None:
         self.spec = spec
+        # the spec fields read on every order and fill, as native attributes
+        self.name: str = spec.name
+        self.maker_fee_ppb: int = spec.maker_fee_ppb
+        self.taker_fee_ppb: int = spec.taker_fee_ppb
+        self.position_limits: dict[str, int] = spec.position_limits
         self.index = index
         self.k = spec.micros_per_tick_lot
         self.tiers = Tiers(spec)
+        self.top_mm_rate: int = max(self.tiers.mm_rate)
+        # liquidation detection (Venue._refresh_triggers): heaps of (key, account id, version),
+        # keyed -trigger for longs and trigger for shorts; rebuilt on restore, never saved
+        self.longs: list[tuple[int, str, int]] = []
+        self.shorts: list[tuple[int, str, int]] = []
         self.book = OrderBook(
             spec.name,
             max_order_lots=spec.max_order_lots,
@@ -315,10 +347,6 @@ class Venue:
         self._multi: set[str] = set()
         self._marks_moved = False
         self._calls_due = False  # margin calls are re-evaluated on the next tick after a mark moves or cash changes
-        self._top_rate: dict[str, int] = {name: max(m.tiers.mm_rate) for name, m in self.markets.items()}
-        self._watch: dict[str, tuple[list[tuple[int, str, int]], list[tuple[int, str, int]]]] = {
-            name: ([], []) for name in self.markets
-        }
         self._out: list[e.Event] = []
         self._fills_in_command = 0  # trade ids are {cmd}-{n}, n counting every fill of the command
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -333,8 +361,6 @@ class Venue:
             c.Withdraw: self._withdraw,
             c.SetLeverage: self._set_leverage,
             c.SetMarginMode: self._set_margin_mode,
-            c.PlaceOrder: self._place_order,
-            c.CancelOrder: self._cancel_order,
             c.AmendOrder: self._amend_order,
             c.CancelAll: self._cancel_all,
             c.IndexUpdate: self._index_update,
@@ -356,12 +382,21 @@ class Venue:
         self._out = out
         kind = type(command)
         handler = None
-        if kind is not c.PlaceOrder and kind is not c.CancelOrder:
+        fields: tuple[Any, ...] = ()
+        # the two commands of the order flow read every field in one call (attribute reads on
+        # a Struct go one by one through the generic lookup) and are called natively
+        if kind is _PlaceOrder:
+            fields = astuple(command)
+            ts = fields[11]
+        elif kind is _CancelOrder:
+            fields = astuple(command)
+            ts = fields[4]
+        else:
             handler = self._handlers.get(kind)
             if handler is None:
                 self._reject(Reject.UNKNOWN_COMMAND, f"unknown command {kind.__name__}", None)
                 return out
-        ts = command.ts
+            ts = command.ts
         if type(ts) is not int:
             self._reject(Reject.MALFORMED_COMMAND, "ts must be an integer (ms since the epoch)", command)
             return out
@@ -372,14 +407,12 @@ class Venue:
             self._reject(Reject.MALFORMED_COMMAND, f"ts {ts} is beyond the year 2200 (ms since the epoch)", command)
             return out
         try:
-            # the two commands of the order flow are called directly (a native call in the
-            # compiled module); the rest through the table
             if handler is not None:
                 handler(command)
-            elif type(command) is c.PlaceOrder:
-                self._place_order(command)
-            elif type(command) is c.CancelOrder:
-                self._cancel_order(command)
+            elif kind is _PlaceOrder:
+                self._place_order(fields)
+            else:
+                self._cancel_order(fields)
         except Rejection as rejection:
             if len(out):
                 self._stop(f"rejection after events in {type(command).__name__}: {rejection.detail}")
@@ -462,23 +495,23 @@ class Venue:
             dirty |= self._retrigger
             self._retrigger = set()
         markets = self.markets
+        accounts = self.accounts
         versions = self._versions
-        watch = self._watch
-        top_rate = self._top_rate
         cash_book = self.ledger.cash_book
         for account_id in dirty:
-            account = self.accounts[account_id]
+            account = accounts[account_id]
             version = versions.get(account_id, 0) + 1
             versions[account_id] = version
             equity = cash_book.get(account_id, 0)  # + cross positions' unrealized PnL: Venue.equity, inlined
             maintenance = 0
             crosses = 0
             for name, h in account.holdings.items():
-                if h.qty and h.mode is CROSS:
+                q = h.qty
+                if q and h.mode is CROSS:
                     m = markets[name]
                     mark_ticks = m.mark or 0
-                    equity += h.qty * mark_ticks * m.k - h.cost
-                    maintenance += m.tiers.maintenance(abs(h.qty) * mark_ticks * m.k)
+                    equity += q * mark_ticks * m.k - h.cost
+                    maintenance += m.tiers.maintenance((q if q > 0 else -q) * mark_ticks * m.k)
                     crosses += 1
             if account_id.startswith(HOUSE_PREFIX):
                 maintenance = 0  # taken-over positions: the fund or the member stands behind them
@@ -498,17 +531,19 @@ class Venue:
                     excess = equity - maintenance
                 else:
                     iso = self.ledger.balance(ISOLATED_KIND, f"{account_id}/{name}")
-                    excess = iso + qty * mark * m.k - h.cost - m.tiers.maintenance(abs(qty) * mark * m.k)
+                    excess = (
+                        iso + qty * mark * m.k - h.cost - m.tiers.maintenance((qty if qty > 0 else -qty) * mark * m.k)
+                    )
                 # The highest (lowest) mark at which a long (short) could be under maintenance if only
                 # this market moved: strictly below (above) the mark while the account is safe, so a
                 # safe account is never popped again at the same mark. A short's maintenance rises
                 # with the price, so its excess falls by up to (1 + the top maintenance rate) per unit.
                 if qty > 0:
                     trigger = mark - excess // (qty * m.k) - 1
-                    heappush(watch[name][0], (-trigger, account_id, version))
+                    heappush(m.longs, (-trigger, account_id, version))
                 else:
-                    trigger = mark + (excess * PPB) // (-qty * m.k * (PPB + top_rate[name])) + 1
-                    heappush(watch[name][1], (trigger, account_id, version))
+                    trigger = mark + (excess * PPB) // (-qty * m.k * (PPB + m.top_mm_rate)) + 1
+                    heappush(m.shorts, (trigger, account_id, version))
         # superseded entries only cost memory (pops skip them): look for them every few thousand
         # refreshed accounts, not every command; the heaps are rebuilt on restore, not saved
         self._refreshed += len(dirty)
@@ -519,8 +554,8 @@ class Venue:
     def _compact_watch(self) -> None:
         """Drop superseded trigger entries once they outnumber the live ones four to one."""
         limit = 4 * len(self._versions) + 4096
-        for longs, shorts in self._watch.values():
-            for heap in (longs, shorts):
+        for market in self.markets.values():
+            for heap in (market.longs, market.shorts):
                 if len(heap) > limit:
                     live = [entry for entry in heap if self._versions.get(entry[1]) == entry[2]]
                     heapify(live)
@@ -530,8 +565,9 @@ class Venue:
         """Accounts whose trigger the current marks have reached (stale entries are dropped)."""
         found: set[str] = set()
         versions = self._versions
-        for name, (longs, shorts) in self._watch.items():
-            market = self.markets[name]
+        for market in self.markets.values():
+            longs = market.longs
+            shorts = market.shorts
             mark = market.mark
             if mark is None or market.index_stale or market.book.state == HALTED:
                 continue
@@ -655,9 +691,9 @@ class Venue:
 
     def _holding(self, account: Account, market: Market) -> Holding:
         """The account's holding in ``market``, created with the default leverage if new."""
-        h = account.holdings.get(market.spec.name)
+        h = account.holdings.get(market.name)
         if h is None:
-            h = account.holdings[market.spec.name] = Holding(self._default_leverage(account, market.spec))
+            h = account.holdings[market.name] = Holding(self._default_leverage(account, market.spec))
         return h
 
     def _default_leverage(self, account: Account, spec: MarketSpec) -> int:
@@ -981,7 +1017,7 @@ class Venue:
         account_max = self.customers[account.account_id].max_leverage
         if leverage > account_max:
             leverage, capped_by = account_max, "account"
-        h = account.holdings.get(market.spec.name)
+        h = account.holdings.get(market.name)
         qty = h.qty if h is not None else 0
         tier_max = market.tiers.leverage_cap(abs(qty) * (market.mark or 0) * market.k)
         if leverage > tier_max:
@@ -998,7 +1034,7 @@ class Venue:
             e.LeverageSet,
             cmd.ts,
             account=account.account_id,
-            market=market.spec.name,
+            market=market.name,
             leverage=LEVERAGE.format(leverage),
             requested=LEVERAGE.format(requested),
             capped_by=capped_by,
@@ -1009,14 +1045,14 @@ class Venue:
         market = self._market(cmd.market)
         if cmd.mode not in (CROSS, ISOLATED):
             raise Rejection(Reject.MALFORMED_COMMAND, f"mode must be cross or isolated, got {cmd.mode!r}")
-        h = account.holdings.get(market.spec.name)
+        h = account.holdings.get(market.name)
         if h is not None and (h.qty or h.has_orders()):
             raise Rejection(
                 Reject.MARGIN_MODE_LOCKED,
-                f"close the position and cancel the orders in {market.spec.name} before changing the margin mode",
+                f"close the position and cancel the orders in {market.name} before changing the margin mode",
             )
         self._holding(account, market).mode = CROSS if cmd.mode == CROSS else ISOLATED
-        self._emit(e.MarginModeSet, cmd.ts, account=account.account_id, market=market.spec.name, mode=cmd.mode)
+        self._emit(e.MarginModeSet, cmd.ts, account=account.account_id, market=market.name, mode=cmd.mode)
 
     # ================================================================== margin
     def equity(self, account: Account) -> int:
@@ -1084,7 +1120,8 @@ class Venue:
         limit = self.customers[account.account_id].max_position_notional
         # cheap bound first: every lot at the highest of the prices involved
         top = price if price > mark else mark
-        bound = (abs(h.qty) + h.buy_lots + h.sell_lots + qty) * top * k
+        held = h.qty
+        bound = ((held if held > 0 else -held) + h.buy_lots + h.sell_lots + qty) * top * k
         if bound > limit or mark == 0:
             worst = tiers.worst_notional(h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
             if worst > limit and worst > tiers.worst_notional(
@@ -1092,15 +1129,14 @@ class Venue:
             ):
                 raise Rejection(
                     Reject.POSITION_LIMIT,
-                    f"the order could take {market.spec.name} exposure to {fmt_money(worst)}, above this "
+                    f"the order could take {market.name} exposure to {fmt_money(worst)}, above this "
                     f"{account.segment} account's limit of {fmt_money(limit)}",
                 )
-        spec = market.spec
         fee = open_loss(side == BUY, qty, price, mark, k)
         if h.mode is CROSS:
             fee += -((-order_notional * tiers.fee_ppb) // PPB)  # at the higher rate (0 if both are rebates)
             need = tiers.requirement(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
-            available = self.equity(account) - self.requirement(account, skip=spec.name)
+            available = self.equity(account) - self.requirement(account, skip=market.name)
         else:
             # the isolated reserve holds the fees of the side already; a sell takes bids at its
             # price or higher, so the part it can take now is margined at the best bid
@@ -1110,7 +1146,7 @@ class Venue:
                 if bid is not None and bid > price:
                     sell_notional += qty * (bid - price) * k
             need = tiers.isolated_orders(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
-            available = cash + min(0, self.equity(account) - cash) - self.requirement(account, skip=spec.name)
+            available = cash + min(0, self.equity(account) - cash) - self.requirement(account, skip=market.name)
         if available < need + fee:
             raise Rejection(
                 Reject.INSUFFICIENT_MARGIN,
@@ -1132,7 +1168,6 @@ class Venue:
         mark = market.mark or 0
         k = market.k
         buys = side == BUY
-        spec = market.spec
         rate = market.tiers.fee_ppb  # the higher of the two fee rates, 0 if both are rebates
         loss = open_loss(buys, qty, price, mark, k) + self._fee(qty * price * k, rate)
         resting = market.book.orders
@@ -1142,7 +1177,8 @@ class Venue:
                 loss += open_loss(buys, lots, other.price, mark, k) + self._fee(lots * other.price * k, rate)
         worth = self.equity(account)
         if h.mode is ISOLATED:
-            worth += self.ledger.balance(ISOLATED_KIND, f"{account.account_id}/{spec.name}") + h.qty * mark * k - h.cost
+            iso = self.ledger.balance(ISOLATED_KIND, f"{account.account_id}/{market.name}")
+            worth += iso + h.qty * mark * k - h.cost
         if loss > worth:
             raise Rejection(
                 Reject.INSUFFICIENT_MARGIN,
@@ -1151,9 +1187,8 @@ class Venue:
             )
 
     # ================================================================== trading
-    def _place_order(self, cmd: c.PlaceOrder) -> None:
-        # One call reads every field (attribute reads on a Struct go through the generic
-        # lookup one by one); the field order is checked when this module loads.
+    def _place_order(self, fields: tuple[Any, ...]) -> None:
+        """A ``place_order`` command, as the tuple of its fields (order checked at load)."""
         (
             account_id,
             market_name,
@@ -1168,7 +1203,7 @@ class Venue:
             stp_name,
             ts,
             _key,
-        ) = astuple(cmd)
+        ) = fields
         account = self.accounts.get(account_id)
         if account is None:
             account = self._account(account_id)
@@ -1201,8 +1236,8 @@ class Venue:
             )
         book = market.book
         if book.state is HALTED:
-            raise Rejection(Reject.MARKET_HALTED, f"{market.spec.name} is halted: only cancels are accepted")
-        name = market.spec.name
+            raise Rejection(Reject.MARKET_HALTED, f"{market.name} is halted: only cancels are accepted")
+        name = market.name
         customer = self.customers[account.account_id]
         if customer.markets is not None and name not in customer.markets and not reduce_only:
             raise Rejection(
@@ -1227,7 +1262,7 @@ class Venue:
         else:
             check_price = price if order_type == LIMIT else book.protection_limit(side)
             self._check_order_margin(account, market, h, side, qty, check_price)
-            if market.spec.position_limits:
+            if market.position_limits:
                 self._check_position_limit(account, market, side, qty)
 
         order_id = self.cmd
@@ -1264,18 +1299,18 @@ class Venue:
         account placing the order, else the market's default. Orders that only reduce the
         owner's exposure on that side are never refused.
         """
-        limits = market.spec.position_limits
+        limits = market.position_limits
         limit = limits.get(account.segment, limits.get("default"))
         if limit is None:
             return
-        name = market.spec.name
+        name = market.name
         exposure = 0
         owned = self.owner_accounts.get(account.owner)
         for other in owned if owned is not None else (account,):
-            h = other.holdings.get(name)
-            if h is None:
+            held = other.holdings.get(name)
+            if held is None:
                 continue
-            exposure += h.qty + h.buy_lots if side == BUY else -h.qty + h.sell_lots
+            exposure += held.qty + held.buy_lots if side == BUY else -held.qty + held.sell_lots
         if exposure + qty > limit and qty > 0:
             raise Rejection(
                 Reject.POSITION_LIMIT,
@@ -1306,7 +1341,7 @@ class Venue:
         h: Holding,
     ) -> None:
         assert price is not None
-        self.open_orders[order_id] = OpenOrder(account, market.spec.name, coid, side, price, reduce_only, h)
+        self.open_orders[order_id] = OpenOrder(account, market.name, coid, side, price, reduce_only, h)
         notional = open_qty * price * market.k
         if side == BUY:
             h.buy_lots += open_qty
@@ -1347,7 +1382,7 @@ class Venue:
         ``placed`` is what an ``order_accepted`` event repeats of a new order: its order type,
         time in force (as it behaves), post-only and reduce-only flags.
         """
-        name = market.spec.name
+        name = market.name
         traded = False
         touched: list[tuple[Account, Holding]] = []
         for ev in events:
@@ -1421,7 +1456,6 @@ class Venue:
             self._refresh_mark(market, ts, full=False)
 
     def _on_fill(self, market: Market, fill: Fill, ts: int, n: int, touched: list[tuple[Account, Holding]]) -> None:
-        spec = market.spec
         k = market.k
         price = fill.price
         qty = fill.qty
@@ -1433,11 +1467,11 @@ class Venue:
         maker_account = maker.holder
         taker_account = self.accounts[fill.taker_account]
         maker_h = maker.holding
-        taker_h = taker_account.holdings[spec.name]
+        taker_h = taker_account.holdings[market.name]
         buy_qty = qty if fill.aggressor_side == BUY else -qty
         notional = qty * price * k
-        maker_fee = self._fee(notional, spec.maker_fee_ppb)
-        taker_fee = 0 if fill.taker_account == self._liquidating else self._fee(notional, spec.taker_fee_ppb)
+        maker_fee = self._fee(notional, market.maker_fee_ppb)
+        taker_fee = 0 if fill.taker_account == self._liquidating else self._fee(notional, market.taker_fee_ppb)
         self._settle_fill(market, maker_account, maker_h, -buy_qty, price, maker_fee)
         self._settle_fill(market, taker_account, taker_h, buy_qty, price, taker_fee)
         if maker_h.ro_buy_lots or maker_h.ro_sell_lots:
@@ -1451,7 +1485,7 @@ class Venue:
                 ts=ts,
                 cmd=self.cmd,
                 trade_id=f"{self.cmd}-{n}",
-                market=spec.name,
+                market=market.name,
                 price=market.price.format(price),
                 qty=market.qty.format(qty),
                 aggressor_side=SIDE_NAMES[fill.aggressor_side],
@@ -1477,7 +1511,7 @@ class Venue:
         acct = account.account_id
         kind, key = CASH, acct
         if h.mode is ISOLATED:
-            iso_key = f"{acct}/{market.spec.name}"
+            iso_key = f"{acct}/{market.name}"
             if iso_key == self._iso_liquidation:
                 # an isolated position under liquidation keeps its margin and its PnL in the
                 # isolated account until the episode ends (onshore.venue.liquidation)
@@ -1485,17 +1519,20 @@ class Venue:
             else:
                 self._move_isolated_margin(ledger, market, acct, h, h.qty, signed_qty, price)
         realized = h.apply_fill(signed_qty, price, market.k)
-        if realized:
-            ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, kind, key, realized)
-        if fee:
-            ledger.transfer(CASH, acct, SYSTEM, FEE_INCOME, fee)
+        if kind is CASH:
+            ledger.settle_fill(acct, realized, fee)
+        else:
+            if realized:
+                ledger.transfer(SYSTEM, VARIATION_SETTLEMENT, kind, key, realized)
+            if fee:
+                ledger.transfer(CASH, acct, SYSTEM, FEE_INCOME, fee)
         self._dirty.add(acct)
 
     def _move_isolated_margin(
         self, ledger: Ledger, market: Market, acct: str, h: Holding, before: int, signed_qty: int, price: int
     ) -> None:
         """Allocate initial margin to an isolated position as it grows; release it as it shrinks."""
-        key = f"{acct}/{market.spec.name}"
+        key = f"{acct}/{market.name}"
         after = before + signed_qty
         held = ledger.balance(ISOLATED_KIND, key)
         if before and (before > 0) != (signed_qty > 0):
@@ -1535,13 +1572,14 @@ class Venue:
                     order_id=oid,
                     client_order_id=order.client_order_id,
                     account=account.account_id,
-                    market=market.spec.name,
+                    market=market.name,
                     reason=REDUCE_ONLY_EXCESS,
                     qty=market.qty.format(ev.qty),
                 )
 
-    def _cancel_order(self, cmd: c.CancelOrder) -> None:
-        account_id, market_name, order_id, coid, ts, _key = astuple(cmd)  # field order checked at load
+    def _cancel_order(self, fields: tuple[Any, ...]) -> None:
+        """A ``cancel_order`` command, as the tuple of its fields (order checked at load)."""
+        account_id, market_name, order_id, coid, ts, _key = fields
         account = self.accounts.get(account_id)
         if account is None:
             account = self._account(account_id)
@@ -1578,7 +1616,7 @@ class Venue:
         if live is None or live.order_id not in self.open_orders:
             which = cmd.order_id if cmd.order_id is not None else cmd.client_order_id
             raise Rejection(
-                Reject.UNKNOWN_ORDER, f"no open order {which!r} of account {account.account_id} in {market.spec.name}"
+                Reject.UNKNOWN_ORDER, f"no open order {which!r} of account {account.account_id} in {market.name}"
             )
         record = self.open_orders[live.order_id]
         price = market.price.parse(cmd.price) if cmd.price is not None else None
@@ -1588,15 +1626,10 @@ class Venue:
         new_open = new_qty - (live.qty - live.open_qty)
         grows = new_price != record.price or new_qty > live.qty
         customer = self.customers[account.account_id]
-        if (
-            grows
-            and not record.reduce_only
-            and customer.markets is not None
-            and market.spec.name not in customer.markets
-        ):
+        if grows and not record.reduce_only and customer.markets is not None and market.name not in customer.markets:
             raise Rejection(
                 Reject.MARKET_NOT_PERMITTED,
-                f"{market.spec.name} is not permitted to this {account.segment} account: orders may only shrink",
+                f"{market.name} is not permitted to this {account.segment} account: orders may only shrink",
             )
         if customer.onboarded:  # a smaller order at the same price never opens anything
             self._check_gates(customer, record.reduce_only or not grows, cmd.ts)
@@ -1606,7 +1639,7 @@ class Venue:
             self._unrest(market, record, live.open_qty)
             try:
                 self._check_order_margin(account, market, h, record.side, new_open, new_price)
-                if market.spec.position_limits:
+                if market.position_limits:
                     self._check_position_limit(account, market, record.side, new_open)
             finally:
                 self._rest_totals(market, record, live.open_qty)
@@ -1660,7 +1693,7 @@ class Venue:
             self._marks_moved = True  # reopened: accounts that went under during the halt are looked at now
         events = market.book.set_state(cmd.state)
         assert type(events[0]) is StateChanged
-        self._emit(e.MarketStateChanged, cmd.ts, market=market.spec.name, state=market.book.state)
+        self._emit(e.MarketStateChanged, cmd.ts, market=market.name, state=market.book.state)
 
     # ================================================================== prices and time
     def _index_update(self, cmd: c.IndexUpdate) -> None:
@@ -1773,14 +1806,14 @@ class Venue:
         self._marks_moved = True
         self._calls_due = True
         if self._multi:
-            name = market.spec.name
+            name = market.name
             for account_id in self._multi:
                 h = self.accounts[account_id].holdings.get(name)
                 if h is not None and h.qty:
                     self._retrigger.add(account_id)
         self.seq += 1
         self._out.append(
-            _MarkPrice(seq=self.seq, ts=ts, cmd=self.cmd, market=market.spec.name, price=market.price.format(ticks))
+            _MarkPrice(seq=self.seq, ts=ts, cmd=self.cmd, market=market.name, price=market.price.format(ticks))
         )
 
     def _tick(self, cmd: c.Tick) -> None:
@@ -1903,7 +1936,7 @@ class Venue:
             return
         rate = funding_rate_for(market.spec.funding, samples)
         market.last_funding_rate_ppb = rate.rate_ppb
-        name = market.spec.name
+        name = market.name
         self._emit(
             e.FundingRate,
             ts,
