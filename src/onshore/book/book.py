@@ -71,7 +71,6 @@ deque: Final = collections.deque
 heappush: Final = heapq.heappush
 heappop: Final = heapq.heappop
 PPB: Final = units.PPB
-div_floor: Final = units.div_floor
 
 
 class OrderBook:
@@ -506,7 +505,7 @@ class OrderBook:
         if ref is None:
             self._band_lo, self._band_hi = 0, _NO_BAND
             return
-        width = div_floor(ref * self.price_band_ppb, PPB)
+        width = (ref * self.price_band_ppb) // PPB  # floor division: the band never widens by rounding
         self._band_lo = ref - width
         self._band_hi = ref + width
 
@@ -551,8 +550,8 @@ class OrderBook:
             if ref is None:
                 return None
         if side == BUY:
-            return ref + div_floor(ref * self.market_protection_ppb, PPB)
-        return ref - div_floor(ref * self.market_protection_ppb, PPB)
+            return ref + (ref * self.market_protection_ppb) // PPB  # floor: never beyond the distance
+        return ref - (ref * self.market_protection_ppb) // PPB
 
     def _can_fill(self, order: Order, limit: int) -> bool:
         """Whether ``order`` would fill completely now (for fill-or-kill)."""

@@ -1204,6 +1204,17 @@ class Venue:
             ts,
             _key,
         ) = fields
+        if (
+            type(account_id) is not str
+            or type(market_name) is not str
+            or type(side_name) is not str
+            or type(type_name) is not str
+            or type(tif_name) is not str
+            or type(stp_name) is not str
+        ):
+            raise Rejection(
+                Reject.MALFORMED_COMMAND, "account, market, side, order_type, time_in_force and stp must be strings"
+            )
         account = self.accounts.get(account_id)
         if account is None:
             account = self._account(account_id)
@@ -1391,8 +1402,9 @@ class Venue:
                 self._on_fill(market, ev, ts, self._fills_in_command, touched)
                 traded = True
             elif type(ev) is Cancelled:
-                order = self.open_orders.pop(ev.order_id, None)
+                order = self.open_orders.get(ev.order_id)
                 if order is not None:
+                    del self.open_orders[ev.order_id]
                     self._unrest(market, order, ev.qty)
                     coid = order.client_order_id
                 else:
@@ -1580,6 +1592,8 @@ class Venue:
     def _cancel_order(self, fields: tuple[Any, ...]) -> None:
         """A ``cancel_order`` command, as the tuple of its fields (order checked at load)."""
         account_id, market_name, order_id, coid, ts, _key = fields
+        if type(account_id) is not str or type(market_name) is not str:
+            raise Rejection(Reject.MALFORMED_COMMAND, "account and market must be strings")
         account = self.accounts.get(account_id)
         if account is None:
             account = self._account(account_id)
