@@ -15,7 +15,8 @@ import pytest
 
 from onshore.core import commands as c
 from onshore.core import events as e
-from tests.venue.test_known_bugs import T0, order, rejected, venue_with
+
+from .test_known_bugs import T0, order, rejected, venue_with
 
 BAD_PLACEMENTS: list[tuple[dict[str, Any], str]] = [
     ({"post_only": "yes"}, "malformed_command"),
