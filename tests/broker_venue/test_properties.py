@@ -168,12 +168,18 @@ def fmt_usd(micros: int) -> str:
 
 
 def worst_notional(h: Any, mark: int) -> int:
-    """The larger notional of 'every open buy fills' and 'every open sell fills', at the higher of price and mark."""
-    buy_avg = -(-h.buy_notional // (h.buy_lots * K)) if h.buy_lots else 0
-    sell_avg = -(-h.sell_notional // (h.sell_lots * K)) if h.sell_lots else 0
-    long_case = abs(h.qty + h.buy_lots) * max(buy_avg, mark) * K
-    short_case = abs(h.qty - h.sell_lots) * max(sell_avg, mark) * K
-    return max(long_case, short_case)
+    """The larger notional of 'every open buy fills' and 'every open sell fills' (docs/clearing.md).
+
+    Each case: the position it leaves at the mark, plus the share of what the side's orders pay
+    above the mark that its opening lots carry (all the side's lots, less those that close the
+    position), rounded up.
+    """
+    cases = []
+    for toward, lots, notional in ((h.qty, h.buy_lots, h.buy_notional), (-h.qty, h.sell_lots, h.sell_notional)):
+        opening = lots - min(lots, max(0, -toward))
+        above = max(0, notional - lots * mark * K)
+        cases.append(abs(toward + lots) * mark * K + (ceil(Fraction(above * opening, lots)) if lots else 0))
+    return max(cases)
 
 
 class Model:

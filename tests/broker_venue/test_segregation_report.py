@@ -13,13 +13,16 @@ to 60,000. The impact mid (65,000) is clamped to index + 1 % = 60,600, and the m
 the median of 60,000, 60,600 and 65,010: **60,600**, down 4,410 from the entry price.
 
 Per account on day 2 (0.01 BTC a lot; initial margin at the account's leverage, 50× for
-``mm``, ``carol``, ``erin`` and 10× for ``alice``; ``mm``'s worst case is all 110 of its
-remaining asks filling: 200 lots short at 65,010):
+``mm``, ``carol``, ``erin`` and 10× for ``alice``). ``mm``'s worst case is all 110 of its
+remaining asks filling: 200 lots short at the mark, 200 × 606 = 121,200, plus what the asks
+get above it, 110 × (650.1 − 606) = 4,851: 126,051, at 50× 2,521.02 (its bids filling
+instead would leave it long 110, less). On day 1, at the 65,000 mark: 200 × 650 + 110 × 0.1
+= 130,011, at 50× 2,600.22.
 
 ============  ==============  ==========  ==============  ========
 account       cash            uPnL        equity          margin
 ============  ==============  ==========  ==============  ========
-mm            1,999,994.1491  +3,969      2,003,963.1491  2,600.4
+mm            1,999,994.1491  +3,969      2,003,963.1491  2,521.02
 alice         9,997.3996      −441        9,556.3996      606
 carol         989.5984        −1,764      −774.4016       484.8
 erin          989.5984        −1,764      −774.4016       484.8
@@ -31,7 +34,8 @@ frank         3,000           0           3,000           0
 
 ``fcm-a``: funds 2,010,981.1471 + 1,764 = 2,012,745.1471; requirement (positive
 equities only) 2,003,963.1491 + 9,556.3996 = 2,013,519.5487; **excess −774.4016**
-(carol's deficit, not netted); clearing-house margin 3,691.2; carol's margin uncovered
+(carol's deficit, not netted); clearing-house margin 2,521.02 + 606 + 484.8 = 3,611.82
+(day 1: 2,600.22 + 650 + 520 = 3,770.22); carol's margin uncovered
 by her equity 484.8; residual interest 774.4016 + 484.8 = **1,259.2016**; capital after
 cover 198,740.7984.
 
@@ -102,7 +106,7 @@ DAY1 = {
         "funds_in_segregation": "2010985.1471",
         "requirement": "2010985.1471",
         "excess": "0",
-        "clearing_house_margin": "3770.4",
+        "clearing_house_margin": "3770.22",
         "uncovered_margin": "0",
         "residual_interest_required": "0",
         "member_capital": "200000",
@@ -130,7 +134,7 @@ DAY2_FIGURES = {
         "funds_in_segregation": "2012745.1471",
         "requirement": "2013519.5487",
         "excess": "-774.4016",
-        "clearing_house_margin": "3691.2",
+        "clearing_house_margin": "3611.82",
         "uncovered_margin": "484.8",
         "residual_interest_required": "1259.2016",
         "member_capital": "200000",
@@ -164,7 +168,7 @@ def test_each_account_s_funds_match_the_table() -> None:
         pass
     assert venue.markets["BTC-PERP"].mark == 606_000
     table = {
-        "mm": ("1999994.1491", "2003963.1491", "2600.4"),
+        "mm": ("1999994.1491", "2003963.1491", "2521.02"),
         "alice": ("9997.3996", "9556.3996", "606"),
         "carol": ("989.5984", "-774.4016", "484.8"),
         "erin": ("989.5984", "-774.4016", "484.8"),

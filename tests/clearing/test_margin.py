@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from onshore.clearing.margin import (
@@ -20,6 +20,7 @@ from onshore.clearing.margin import (
     maintenance_margin,
     market_requirement,
     open_loss,
+    tiers_of,
     worst_case_notional,
 )
 from onshore.config.load import default_config, load_config
@@ -286,7 +287,9 @@ class Book:
         return worst_case_notional(BTC, self.qty, self.mark, *self.totals())
 
 
-# at 10x and a 65,000 mark: 1 lot at the mark needs 65 USD, at 66,000 66 USD
+# At 10x and a 65,000 mark one lot at the mark is 650 USD and needs 65 USD. A case's notional is
+# the position it leaves at the mark plus the premium of the lots its orders open: the side's
+# orders pay max(0, Σ (price − mark) × lots) above the mark, and each lot carries an equal share.
 REQUIREMENTS = [
     ("flat, no orders", Book(), 0),
     ("long 2: IM of 1,300", Book(qty=2), 130 * USD),
@@ -299,15 +302,36 @@ REQUIREMENTS = [
     ),
     ("sell below the mark: margin at the mark", Book(sells=[(1, "64000")]), 65 * USD),
     ("sell above the mark: margin at the order price", Book(sells=[(1, "66000")]), 66 * USD),
-    ("long 2 with a reducing sell: the long case (2 lots) is worse", Book(qty=2, sells=[(1, "66000")]), 130 * USD),
-    ("long 1 with sells of 3: the short case (short 2 at 66,000)", Book(qty=1, sells=[(3, "66000")]), 132 * USD),
+    (
+        "long 2 with a reducing sell: the long case (2 lots) beats long 1 at the mark (650)",
+        Book(qty=2, sells=[(1, "66000")]),
+        130 * USD,
+    ),
+    (
+        "a sell far above the mark that only reduces carries no premium: long 10 at the mark is 6,500 "
+        "(pricing the 9 lots left at 130,000 would make it 11,700)",
+        Book(qty=10, sells=[(1, "130000")]),
+        650 * USD,
+    ),
+    (
+        "long 1 with sells of 3 at 66,000: short 2 at the mark (1,300) plus 2/3 of the side's 30 above it",
+        Book(qty=1, sells=[(3, "66000")]),
+        132 * USD,
+    ),
+    (
+        "the opening share rounds up: the sells pay 30.001 above the mark, 2 of their 3 lots open",
+        Book(qty=1, sells=[(1, "66000.1"), (2, "66000")]),
+        # 660.001 + 1,320 − 3 × 650 = 30.001 USD = 30,001,000 µ$; 2/3 of it is 20,000,666.7, up to
+        # 20,000,667; short 2 at the mark 1,300 USD: 1,320,000,667 µ$, at 10x 132,000,066.7 -> 132,000,067
+        132_000_067,
+    ),
     (
         "long 1, buys 2 below the mark, a sell of 1: long case 3 lots at the mark",
         Book(qty=1, buys=[(2, "64000")], sells=[(1, "66000")]),
         195 * USD,
     ),
     (
-        "short 3 with a buy of 1 above the mark: the short case (3 lots) beats 2 lots at 66,000",
+        "short 3 with a buy of 1 above the mark: the short case (3 lots) beats the 2 lots left at the mark",
         Book(qty=-3, buys=[(1, "66000")]),
         195 * USD,
     ),
@@ -322,9 +346,9 @@ REQUIREMENTS = [
         66 * USD,
     ),
     (
-        "the average buy price rounds up to a whole tick: 65,000.05 -> 65,000.1",
+        "orders above the mark count at their exact notional: 2 lots at 640 plus 650.001 + 650 − 1,280 above it",
         Book(buys=[(1, "65000.1"), (1, "65000")], mark=ticks("64000")),
-        130_000_200,  # IM of 2 × 650.001 at 10x
+        130_000_100,  # IM of 1,300.001 USD at 10x, rounded up from 130.0001
     ),
     ("no mark yet: a buy is margined at its own price, no open loss", Book(buys=[(1, "66000")], mark=None), 66 * USD),
     ("no mark yet: a sell likewise", Book(sells=[(2, "64000")], mark=None), 128 * USD),
@@ -347,9 +371,14 @@ WORST_NOTIONALS = [
     ("flat, no orders", Book(), 0),
     ("a position alone, at the mark", Book(qty=-3), 3 * 650 * USD),
     (
-        "long case: long 2 + buy 1, at the average buy price above the mark",
+        "long case: long 3 at the mark plus the 10 the buy pays above it",
         Book(qty=2, buys=[(1, "66000")]),
-        1_980 * USD,
+        1_960 * USD,  # 3 × 650 + (660 − 650)
+    ),
+    (
+        "a reducing sell above the mark: long 2 (1,300) beats the long 1 left at the mark",
+        Book(qty=2, sells=[(1, "66000")]),
+        1_300 * USD,
     ),
     ("short case: long 2 − sell 5 = short 3, at the mark", Book(qty=2, sells=[(5, "64000")]), 1_950 * USD),
     ("no mark: order prices stand in", Book(sells=[(2, "64000")], mark=None), 1_280 * USD),
@@ -443,53 +472,67 @@ def test_the_requirement_never_falls_as_one_price_level_of_orders_grows(
     assert 0 <= smaller <= larger
 
 
-@given(leverage=LEVERAGES, qty=st.integers(-500, 500), mark=PRICES_NEAR_MARK, buys=ORDERS, sells=ORDERS, new=ORDERS)
-@example(leverage=50 * X, qty=0, mark=MARK, buys=[(10, ticks("68000"))], sells=[], new=[(10, ticks("62000"))])
-def test_adding_an_order_that_adds_exposure_never_lowers_the_requirement(
+def isolated_orders(
+    leverage: int, qty: int, mark: int | None, buys: list[tuple[int, int]], sells: list[tuple[int, int]]
+) -> int:
+    return tiers_of(BTC).isolated_orders(leverage, qty, mark or 0, *totals(buys), *totals(sells))
+
+
+@given(
+    leverage=LEVERAGES,
+    qty=st.integers(-500, 500),
+    mark=MARKS,
+    buys=ORDERS,
+    sells=ORDERS,
+    side=st.sampled_from(("buy", "sell")),
+    new=st.tuples(st.integers(1, 500), PRICES_NEAR_MARK),
+)
+@example(leverage=50 * X, qty=0, mark=MARK, buys=[(10, ticks("68000"))], sells=[], side="buy", new=(10, ticks("62000")))
+@example(leverage=1 * X, qty=499, mark=585_000, buys=[(1, 587_346)], sells=[], side="buy", new=(1, 585_000))
+@example(leverage=1 * X, qty=-499, mark=585_000, buys=[], sells=[(1, 587_346)], side="sell", new=(1, 585_000))
+@example(leverage=10 * X, qty=10, mark=MARK, buys=[], sells=[(1, ticks("130000"))], side="sell", new=(9, 600_000))
+def test_adding_any_order_to_either_side_never_lowers_the_requirement(
     leverage: int,
     qty: int,
-    mark: int,
+    mark: int | None,
     buys: list[tuple[int, int]],
     sells: list[tuple[int, int]],
-    new: list[tuple[int, int]],
+    side: str,
+    new: tuple[int, int],
 ) -> None:
-    """The regression a netted open loss caused: buy 10 at 68,000 against a 65,000 mark at 50x, then
-    add a buy of 10 at 62,000 — the requirement must not fall (the open loss is now charged per order,
-    at placement, so it cannot net out).
+    """Whatever the position, its orders and the new order's side, size and price: the
+    requirement, the worst-case notional (position limits) and an isolated position's order
+    reserve never fall when an order is added.
 
-    Only orders that add exposure are held to this: a sell against a long (a buy against a short)
-    shrinks the position if it fills, so it may lower the "every sell fills" case, but never below
-    what the position alone needs (the next property)."""
-    smaller = requirement(leverage, qty, mark, buys, sells)
-    # KNOWN BUG (average-price-drop, pinned below): pricing every lot of the case at the side's
-    # average order price lets an order priced under that average lower the requirement
-    assume(not _lowers_an_average_above_the_mark(mark, buys if qty >= 0 else [], new))
-    assume(not _lowers_an_average_above_the_mark(mark, sells if qty <= 0 else [], new))
-    if qty >= 0:
-        assert requirement(leverage, qty, mark, buys + new, sells) >= smaller
-    if qty <= 0:
-        assert requirement(leverage, qty, mark, buys, sells + new) >= smaller
-
-
-def _lowers_an_average_above_the_mark(mark: int, side: list[tuple[int, int]], new: list[tuple[int, int]]) -> bool:
-    lots = sum(q for q, _ in side)
-    if not lots or not new:
-        return False
-    average = sum(q * p for q, p in side) / lots
-    return average > mark and any(p < average for _, p in new)
+    The examples are the regressions: a netted open loss (buy 10 at 68,000 against a 65,000
+    mark at 50x, then a buy of 10 at 62,000); average-price-drop (a 1x long of 499 lots with a
+    bid at 58,734.6, then a bid at the 58,500 mark, and its mirror for a short); and a long of 10
+    with a sell of 1 at twice the mark, then a sell of the other 9 — pricing the lots the first
+    sell leaves at its price made the short case 11,700 USD, and the second sell took it to 0."""
+    more_buys, more_sells = ([*buys, new], sells) if side == "buy" else (buys, [*sells, new])
+    assert requirement(leverage, qty, mark, more_buys, more_sells) >= requirement(leverage, qty, mark, buys, sells)
+    assert worst_case_notional(BTC, qty, mark, *totals(more_buys), *totals(more_sells)) >= worst_case_notional(
+        BTC, qty, mark, *totals(buys), *totals(sells)
+    )
+    assert isolated_orders(leverage, qty, mark, more_buys, more_sells) >= isolated_orders(
+        leverage, qty, mark, buys, sells
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="average-price-drop: an order under the side's average price lowers the need")
 def test_a_buy_at_the_mark_does_not_lower_the_requirement_of_a_large_long() -> None:
-    """Found by the property above: a 1× long of 499 lots with one bid at 58,734.6 against a 58,500
-    mark. Every buy filling is priced at max(average bid, mark) for all 500 lots: 293,673.00 USD.
-    A second bid at the mark lowers the average to 58,617.3, and 501 lots at it need 293,672.673:
-    less, with more exposure. A fix prices the position's lots at the mark and only the orders at
-    their own prices (the opening share of what they pay above the mark), which also changes hand
-    figures in the segregation and venue tests; docs/clearing.md lists it."""
-    before = requirement(100, 499, 585_000, [(1, 587_346)], [])
-    after = requirement(100, 499, 585_000, [(1, 587_346), (1, 585_000)], [])
-    assert after >= before
+    """Regression (average-price-drop), found by the property above: a 1x long of 499 lots with
+    one bid at 58,734.6 against a 58,500 mark. When every lot of the long case was priced at the
+    side's average, the case was 500 × 58,734.6 = 293,673.00 USD, and a second bid at the mark
+    brought the average to 58,617.3 and the case to 501 × 58,617.3 = 293,672.673: less, with more
+    exposure. Now the position's lots are at the mark and the bid pays its 234.6 above it:
+    before, 500 × 585 + 2.346 = 292,502.346 USD (one lot at the mark is 585 USD, and the bid's
+    2,346 ticks above it are 2.346 USD); after, one more lot at the mark, 293,087.346. At 1x the
+    leverage binds (tier 1 asks 2 % of it), so the requirement is the notional itself."""
+    before = requirement(1 * X, 499, 585_000, [(1, 587_346)], [])
+    after = requirement(1 * X, 499, 585_000, [(1, 587_346), (1, 585_000)], [])
+    assert before == 292_502_346_000
+    assert after == 293_087_346_000
+    assert after - before == 585 * USD
 
 
 @given(leverage=LEVERAGES, qty=st.integers(-500, 500), mark=PRICES_NEAR_MARK, buys=ORDERS, sells=ORDERS)

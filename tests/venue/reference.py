@@ -172,34 +172,34 @@ class MarketModel:
             return math.ceil(notional * rate)
         return -math.floor(notional * -rate)
 
-    def cases(
-        self, qty: int, mark: int | None, buys: list[tuple[int, int]], sells: list[tuple[int, int]]
-    ) -> list[tuple[int, int]]:
-        """(lots, price) of the two worst cases: every buy fills, every sell fills.
+    def cases(self, qty: int, mark: int | None, buys: list[tuple[int, int]], sells: list[tuple[int, int]]) -> list[int]:
+        """Notionals of the two worst cases: every buy fills, every sell fills.
 
-        Each case is priced at the higher of the mark and the side's average price (rounded
-        up); with no mark yet, the average stands in for it.
+        The position the case leaves, at the mark (none yet: 0), plus the premium of the lots
+        the orders open: the side's orders together pay ``max(0, Σ (price − mark) × lots × K)``
+        above the mark, and each of the side's lots carries an equal share of it; the lots
+        that only close the position carry none. The share is rounded up.
         """
+        m = mark or 0
         out = []
         for sign, orders in ((1, buys), (-1, sells)):
-            n_lots = sum(q for _, q in orders)
-            avg = math.ceil(Fraction(sum(p * q * self.k for p, q in orders), n_lots * self.k)) if n_lots else 0
-            price = avg if mark is None or avg > mark else mark
-            out.append((abs(qty + sign * n_lots), price))
+            side = sum(q for _, q in orders)
+            closing = min(side, max(0, -sign * qty))
+            premium = max(0, sum((p - m) * q * self.k for p, q in orders))
+            share = math.ceil(Fraction(premium * (side - closing), side)) if side else 0
+            out.append(abs(qty + sign * side) * m * self.k + share)
         return out
 
     def requirement(
         self, qty: int, leverage: Fraction, mark: int | None, buys: list[tuple[int, int]], sells: list[tuple[int, int]]
     ) -> int:
         """Initial margin of the worse of "every buy fills" and "every sell fills"."""
-        return max(
-            self.initial_margin(lots * price * self.k, leverage) for lots, price in self.cases(qty, mark, buys, sells)
-        )
+        return max(self.initial_margin(n, leverage) for n in self.cases(qty, mark, buys, sells))
 
     def worst_case_notional(
         self, qty: int, mark: int | None, buys: list[tuple[int, int]], sells: list[tuple[int, int]]
     ) -> int:
-        return max(lots * price * self.k for lots, price in self.cases(qty, mark, buys, sells))
+        return max(self.cases(qty, mark, buys, sells))
 
     def open_loss(self, side: str, lots: int, price: int, mark: int | None) -> int:
         """What an order locks in by buying above the mark or selling below it, charged at placement."""
@@ -840,9 +840,10 @@ class ReferenceClearing:
     def isolated_order_reserve(self, account: str, skip: str | None = None) -> int:
         """The margin the isolated open orders would draw from cash if they filled (docs/clearing.md).
 
-        Per isolated market, the worse side: the lots that would open (beyond closing the
-        position) priced at the higher of the mark and the side's average order price
-        (rounded up), at the position's initial margin.
+        Per isolated market, the worse side: the initial margin of the lots that would open
+        (beyond closing the position), valued as in :meth:`MarketModel.cases` (at the mark
+        plus their share of the side's premium above it), the fee of every lot at the higher
+        rate and 2 micro-dollars a lot.
         """
         a = self.accounts[account]
         total = 0
@@ -867,9 +868,10 @@ class ReferenceClearing:
             opening = n_lots - closable
             cost = math.ceil(sum(p * q * m.k for p, q in orders) * rate) + 2 * n_lots
             if opening > 0:
-                avg = math.ceil(Fraction(sum(p * q for p, q in orders), n_lots))
-                price = avg if mark is None or avg > mark else mark
-                cost += m.initial_margin(opening * price * m.k, h.leverage)
+                at = mark or 0
+                premium = max(0, sum((p - at) * q * m.k for p, q in orders))
+                notional = opening * at * m.k + math.ceil(Fraction(premium * opening, n_lots))
+                cost += m.initial_margin(notional, h.leverage)
             worst = max(worst, cost)
         return worst
 

@@ -77,25 +77,21 @@ class Tiers:
     ) -> int:
         """Initial margin for a position and its open orders: the worse of two cases.
 
-        Every open buy fills (position ``qty + B``, priced at the higher of the mark and
-        the average buy price) or every open sell fills (position ``qty − S``, likewise).
-        Adding an order never lowers the requirement. The open loss of an order (buying
-        above the mark, selling below it) is charged once, when the order is placed
-        (:func:`open_loss`), as Binance's "order cost" does. ``mark_ticks`` 0 means no mark
-        yet: order prices stand in for it. Runtime complexity: O(tiers).
+        Every open buy fills (position ``qty + B``) or every open sell fills (``qty − S``).
+        Each case's notional is :func:`case_notional`: the lots left of the position at the
+        mark, plus the lots the orders open at the mark and their share of what the side pays
+        above it. Adding an order to either side never lowers the requirement. The open loss
+        of an order (buying above the mark, selling below it) is charged once, when the order
+        is placed (:func:`open_loss`), as Binance's "order cost" does. ``mark_ticks`` 0 means
+        no mark yet: the position counts for nothing and the orders at their own prices.
+        Runtime complexity: O(tiers).
         """
         k = self.k
         best = 0
         if buy_lots or qty_lots > 0:
-            avg = -((-buy_notional_micros) // (buy_lots * k)) if buy_lots else 0
-            price = avg if avg > mark_ticks else mark_ticks
-            lots = qty_lots + buy_lots
-            best = self.initial((lots if lots >= 0 else -lots) * price * k, leverage)
+            best = self.initial(case_notional(qty_lots, mark_ticks, buy_lots, buy_notional_micros, k), leverage)
         if sell_lots or qty_lots < 0:
-            avg = -((-sell_notional_micros) // (sell_lots * k)) if sell_lots else 0
-            price = avg if avg > mark_ticks else mark_ticks
-            lots = qty_lots - sell_lots
-            need = self.initial((lots if lots >= 0 else -lots) * price * k, leverage)
+            need = self.initial(case_notional(-qty_lots, mark_ticks, sell_lots, sell_notional_micros, k), leverage)
             if need > best:
                 best = need
         return best
@@ -115,24 +111,31 @@ class Tiers:
         An isolated position's own margin already sits in its isolated account; when its open
         orders fill, cash still pays the initial margin of the lots they *add* (every buy of a
         long or of a flat position, only the part of the buys beyond a short's size, likewise
-        for sells) and the fees of every lot. Per side: that margin, priced at the higher of the
-        mark and the side's average order price as :meth:`requirement` does, plus the fee at
-        the higher of the two rates on the side's notional, plus 2 micro-dollars a lot — each
-        fill rounds its margin and its fee up by less than one micro-dollar each, so however
-        the side fills, cash never goes below zero. The worse side counts. Runtime: O(tiers).
+        for sells) and the fees of every lot. Per side: the margin of those lots valued as
+        :meth:`requirement` values them (:func:`opening_notional`), plus the fee at the higher
+        of the two rates on the side's notional, plus 2 micro-dollars a lot — each fill rounds
+        its margin and its fee up by less than one micro-dollar each, so however the side
+        fills, cash never goes below zero. The worse side counts. Adding an order never lowers
+        it. Runtime complexity: O(tiers).
         """
         k = self.k
         fee = self.fee_ppb
         best = 0
         if buy_lots:
             grow = buy_lots if qty_lots >= 0 else buy_lots + qty_lots
-            avg = -((-buy_notional_micros) // (buy_lots * k))
-            need = self.initial(grow * (avg if avg > mark_ticks else mark_ticks) * k, leverage) if grow > 0 else 0
+            need = (
+                self.initial(opening_notional(grow, mark_ticks, buy_lots, buy_notional_micros, k), leverage)
+                if grow > 0
+                else 0
+            )
             best = need - ((-buy_notional_micros * fee) // _PPB) + 2 * buy_lots
         if sell_lots:
             grow = sell_lots if qty_lots <= 0 else sell_lots - qty_lots
-            avg = -((-sell_notional_micros) // (sell_lots * k))
-            need = self.initial(grow * (avg if avg > mark_ticks else mark_ticks) * k, leverage) if grow > 0 else 0
+            need = (
+                self.initial(opening_notional(grow, mark_ticks, sell_lots, sell_notional_micros, k), leverage)
+                if grow > 0
+                else 0
+            )
             need += -((-sell_notional_micros * fee) // _PPB) + 2 * sell_lots
             if need > best:
                 best = need
@@ -149,15 +152,51 @@ class Tiers:
     ) -> int:
         """The larger notional of the two cases of :meth:`requirement` (for position limits)."""
         k = self.k
-        avg = -((-buy_notional_micros) // (buy_lots * k)) if buy_lots else 0
-        price = avg if avg > mark_ticks else mark_ticks
-        lots = qty_lots + buy_lots
-        long_case = (lots if lots >= 0 else -lots) * price * k
-        avg = -((-sell_notional_micros) // (sell_lots * k)) if sell_lots else 0
-        price = avg if avg > mark_ticks else mark_ticks
-        lots = qty_lots - sell_lots
-        short_case = (lots if lots >= 0 else -lots) * price * k
+        long_case = case_notional(qty_lots, mark_ticks, buy_lots, buy_notional_micros, k)
+        short_case = case_notional(-qty_lots, mark_ticks, sell_lots, sell_notional_micros, k)
         return long_case if long_case > short_case else short_case
+
+
+def opening_notional(opening_lots: int, mark_ticks: int, side_lots: int, side_notional_micros: int, k: int) -> int:
+    """Notional of ``opening_lots`` of a side's orders: at the mark, plus their share of the premium.
+
+    The side's premium is what its orders pay above the mark taken together,
+    ``max(0, side notional − side lots × M × K)``: the one part of Σ (price − M) × lots × K
+    the side's totals give exactly. ``opening_lots`` (at most ``side_lots``) carry
+    ``opening / side lots`` of it, rounded up (owed): every lot of the side carries the same
+    share. A side all at or above the mark thus carries exactly what it pays above it.
+    """
+    premium = side_notional_micros - side_lots * mark_ticks * k
+    if premium <= 0:
+        return opening_lots * mark_ticks * k
+    if opening_lots != side_lots:
+        premium = -((-opening_lots * premium) // side_lots)
+    return opening_lots * mark_ticks * k + premium
+
+
+def case_notional(toward_lots: int, mark_ticks: int, side_lots: int, side_notional_micros: int, k: int) -> int:
+    """Notional of one worst case: a position after every order of one side has filled.
+
+    ``toward_lots`` is the position signed toward the side (the quantity for buys, minus it for
+    sells), so the case's position is ``toward + side`` lots. The orders open all their lots
+    from a flat position or one on the side's own side, and only those beyond its size from one
+    on the other side. The lots that close it carry no premium: the position is margined at
+    the mark, and what closing costs above the mark is a loss that :func:`open_loss` charges
+    at placement (a buy closing a short) or a gain (a sell closing a long)::
+
+        opened   = side − min(side, max(0, −toward))
+        notional = |toward + side| × M × K + ⌈opened × max(0, side notional − side × M × K) / side⌉
+
+    Adding an order to the side never lowers the larger of a position's two cases (the
+    property tests hold it to that). Runtime complexity: O(1).
+    """
+    after = toward_lots + side_lots
+    if after < 0:  # every order of the side closes part of the position: none opens
+        return -after * mark_ticks * k
+    if toward_lots >= 0:  # every lot of the side opens
+        kept = toward_lots * mark_ticks * k
+        return kept + opening_notional(side_lots, mark_ticks, side_lots, side_notional_micros, k)
+    return opening_notional(after, mark_ticks, side_lots, side_notional_micros, k)
 
 
 _TIERS: dict[MarketSpec, Tiers] = {}
