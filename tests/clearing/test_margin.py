@@ -16,6 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from onshore.clearing.margin import (
+    Tiers,
     initial_margin,
     maintenance_margin,
     market_requirement,
@@ -24,7 +25,7 @@ from onshore.clearing.margin import (
     worst_case_notional,
 )
 from onshore.config.load import default_config, load_config
-from onshore.core.spec import MarketSpec
+from onshore.core.spec import LEVERAGE_SCALE, MarketSpec
 from onshore.core.units import PPB, div_ceil
 
 USD = 1_000_000  # micro-dollars per dollar
@@ -540,3 +541,21 @@ def test_open_orders_never_lower_the_requirement_below_the_position_alone(
     leverage: int, qty: int, mark: int, buys: list[tuple[int, int]], sells: list[tuple[int, int]]
 ) -> None:
     assert requirement(leverage, qty, mark, buys, sells) >= requirement(leverage, qty, mark, [], [])
+
+
+@given(
+    market=st.sampled_from(sorted(default_config().markets)),
+    notional=st.one_of(st.integers(1, 10**12), st.integers(1, 10**17)),
+    leverage=st.integers(100, 12_500),
+)
+@example(market="BTC-PERP", notional=5_000_000_000_000, leverage=100)  # a tier cap: the next tier starts here
+@example(market="BTC-PERP", notional=99_999_999_999_999_999, leverage=12_500)  # N·rate and D far beyond 2⁶²
+def test_the_compiled_tier_arithmetic_equals_the_tier_formula(market: str, notional: int, leverage: int) -> None:
+    """Tiers splits notionals and deductions at 10⁹ to stay in machine-size integers; the result
+    must be the spec's plain formula ⌈(N·rate − D) / 10⁹⌉ of the tier holding N, to the micro-dollar."""
+    spec = default_config().markets[market]
+    tier = next(t for t in spec.tiers if t.cap_micros is None or notional < t.cap_micros)
+    tiers = Tiers(spec)
+    assert tiers.maintenance(notional) == tier.maintenance_micros(notional)
+    by_leverage = div_ceil(notional * LEVERAGE_SCALE, leverage)
+    assert tiers.initial(notional, leverage) == max(tier.initial_micros(notional), by_leverage)

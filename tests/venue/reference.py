@@ -281,7 +281,9 @@ class ReferenceClearing:
         self.liquidation_order: int | None = None
         self.liquidation_notional = 0
         self.liquidated: set[str] = set()  # accounts liquidated by the current command
+        self.under_water: set[str] = set()  # accounts below maintenance just before a transfer of this command
         self.liquidations = 0  # liquidation events seen, for statistics
+        self.liquidation_orders = 0  # liquidation orders accepted: they are numbered -1, -2, … with no gap
         self.uncovered: set[str] = set()  # accounts left with a loss no layer could absorb
         self.odd_transfers: list[str] = []  # transfers at a price ≤ 0 or beyond half or twice the mark
         self.margin_calls = 0
@@ -413,6 +415,8 @@ class ReferenceClearing:
         assert ev.order_id not in self.orders
         if ev.order_id < 0:
             assert ev.client_order_id.startswith("liquidation-") and ev.reduce_only and ev.time_in_force == "ioc"
+            self.liquidation_orders += 1
+            assert ev.order_id == -self.liquidation_orders, f"liquidation order {ev.order_id} out of turn"
             self.liquidated.add(ev.account)
             self.start_episode(ev.account, ev.market)
             self.liquidation_order = ev.order_id
@@ -474,6 +478,9 @@ class ReferenceClearing:
             mark = self.marks[ev.market]
             if price <= 0 or (mark and not mark / 2 <= price <= mark * 2):
                 self.odd_transfers.append(f"{ev.trade_id}: {ev.qty} {ev.market} at {ev.price}, mark {mark}")
+            for party in (ev.maker_account, ev.taker_account):
+                if party not in self.liquidated and self.below_maintenance(party):
+                    self.under_water.add(party)  # seen under water just before the transfer
             self._settle(ev.maker_account, m, -buy, price, 0)
             self._settle(ev.taker_account, m, buy, price, 0)
             return
@@ -745,7 +752,12 @@ class ReferenceClearing:
             self.move(("system", "variation_settlement"), payer, amount)
 
     def _auto_deleverage(self, ev: e.AutoDeleverage) -> None:
-        assert ev.counterparty in self.liquidated
+        if ev.counterparty not in self.liquidated:
+            # an account with no orders to cancel whose liquidation order the book could not take
+            # (its limit beyond the price band) is first heard of here: it must have been under
+            # water just before the ADL transfer (the trade event before this one)
+            assert ev.counterparty in self.under_water, ev
+            self.liquidated.add(ev.counterparty)
 
     def _member_default(self, ev: e.MemberDefault) -> None:
         assert ev.member in self.members
@@ -758,6 +770,7 @@ class ReferenceClearing:
     # ================================================================== per command
     def begin_command(self) -> None:
         self.liquidated = set()
+        self.under_water = set()
         self.episode = None
         self.iso_liquidation = None
         self.liquidation_order = None

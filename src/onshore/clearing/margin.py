@@ -12,15 +12,30 @@ from __future__ import annotations
 
 from typing import Final
 
-from onshore.core.spec import LEVERAGE_SCALE, MarketSpec
+from onshore.core import spec as _spec
+from onshore.core.spec import MarketSpec
 
 _PPB: Final = 1_000_000_000
+_LEVERAGE_SCALE: Final = _spec.LEVERAGE_SCALE  # a C static in the compiled module, not a globals lookup
 
 
 class Tiers:
     """A market's margin tiers and its micro-dollars per tick-lot, as flat integers."""
 
-    __slots__ = ("caps", "fee_ppb", "im_deduction", "im_rate", "k", "max_leverage", "mm_deduction", "mm_rate")
+    __slots__ = (
+        "caps",
+        "fee_ppb",
+        "im_deduction",
+        "im_deduction_q",
+        "im_deduction_r",
+        "im_rate",
+        "k",
+        "max_leverage",
+        "mm_deduction",
+        "mm_deduction_q",
+        "mm_deduction_r",
+        "mm_rate",
+    )
 
     def __init__(self, spec: MarketSpec) -> None:
         top = 1 << 126
@@ -30,6 +45,13 @@ class Tiers:
         self.im_deduction: list[int] = [t.initial_deduction_micros_ppb for t in spec.tiers]
         self.mm_deduction: list[int] = [t.maintenance_deduction_micros_ppb for t in spec.tiers]
         self.max_leverage: list[int] = [t.max_leverage for t in spec.tiers]
+        # Each deduction D (micro-dollars × 10⁹) split as q·10⁹ + r, 0 ≤ r < 10⁹, and each notional
+        # likewise, so that ⌈(N·rate − D) / 10⁹⌉ is computed in machine-size integers: N·rate and
+        # the deductions of the upper tiers pass 2⁶² (compiled code would fall back to big integers)
+        self.im_deduction_q: list[int] = [d // _PPB for d in self.im_deduction]
+        self.im_deduction_r: list[int] = [d % _PPB for d in self.im_deduction]
+        self.mm_deduction_q: list[int] = [d // _PPB for d in self.mm_deduction]
+        self.mm_deduction_r: list[int] = [d % _PPB for d in self.mm_deduction]
         self.k: int = spec.micros_per_tick_lot
         # the highest fee a fill can be charged (none if both rates are rebates): for reserves
         self.fee_ppb: int = max(spec.maker_fee_ppb, spec.taker_fee_ppb, 0)
@@ -49,8 +71,11 @@ class Tiers:
         if n <= 0:
             return 0
         i = self.index(n)
-        by_tier = -((self.im_deduction[i] - n * self.im_rate[i]) // _PPB)
-        by_leverage = -((-n * LEVERAGE_SCALE) // leverage)
+        # ⌈(N·rate − D) / 10⁹⌉ with N = a·10⁹ + b and D = q·10⁹ + r: a·rate − q + ⌈(b·rate − r) / 10⁹⌉
+        rate = self.im_rate[i]
+        a = n // _PPB
+        by_tier = a * rate - self.im_deduction_q[i] - ((self.im_deduction_r[i] - (n - a * _PPB) * rate) // _PPB)
+        by_leverage = -((-n * _LEVERAGE_SCALE) // leverage)
         return by_leverage if by_leverage > by_tier else by_tier
 
     def maintenance(self, notional_micros: int) -> int:
@@ -59,7 +84,9 @@ class Tiers:
         if n <= 0:
             return 0
         i = self.index(n)
-        return -((self.mm_deduction[i] - n * self.mm_rate[i]) // _PPB)
+        rate = self.mm_rate[i]
+        a = n // _PPB  # split as in initial(): machine-size integers throughout
+        return a * rate - self.mm_deduction_q[i] - ((self.mm_deduction_r[i] - (n - a * _PPB) * rate) // _PPB)
 
     def leverage_cap(self, notional_micros: int) -> int:
         """The highest leverage (hundredths) the tier holding ``notional_micros`` allows."""

@@ -274,7 +274,10 @@ def _book_close(
     side = SELL if h.qty > 0 else BUY
     band = market.book.band()
     if band is not None:  # never beyond the price band: the book would refuse the order
-        limit = max(limit, band[0]) if side == SELL else min(limit, band[1])
+        lo, hi = band
+        if (side == SELL and limit > hi) or (side == BUY and limit < lo):
+            return 0  # nothing rests beyond the band's far edge: the book can take nothing at this limit
+        limit = max(limit, lo) if side == SELL else min(limit, hi)
     if limit <= 0 or lots <= 0:
         return 0
     venue.liquidation_orders += 1

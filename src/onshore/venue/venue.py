@@ -1101,7 +1101,7 @@ class Venue:
         return self.ledger.cash(account.account_id) + min(0, upnl) - self.requirement(account)
 
     def _check_order_margin(
-        self, account: Account, market: Market, h: Holding, side: int, qty: int, price: int | None
+        self, account: Account, customer: Customer, market: Market, h: Holding, side: int, qty: int, price: int | None
     ) -> None:
         """Raise unless the account can carry its worst case with this order added."""
         if price is None:
@@ -1117,7 +1117,7 @@ class Venue:
             sell_lots += qty
             sell_notional += order_notional
         mark = market.mark or 0
-        limit = self.customers[account.account_id].max_position_notional
+        limit = customer.max_position_notional
         # cheap bound first: every lot at the highest of the prices involved
         top = price if price > mark else mark
         held = h.qty
@@ -1272,7 +1272,7 @@ class Venue:
                 self._check_close_loss(account, market, h, side, qty, close_price)
         else:
             check_price = price if order_type == LIMIT else book.protection_limit(side)
-            self._check_order_margin(account, market, h, side, qty, check_price)
+            self._check_order_margin(account, customer, market, h, side, qty, check_price)
             if market.position_limits:
                 self._check_position_limit(account, market, side, qty)
 
@@ -1311,9 +1311,11 @@ class Venue:
         owner's exposure on that side are never refused.
         """
         limits = market.position_limits
-        limit = limits.get(account.segment, limits.get("default"))
+        limit = limits.get(account.segment)
         if limit is None:
-            return
+            limit = limits.get("default")
+            if limit is None:
+                return
         name = market.name
         exposure = 0
         owned = self.owner_accounts.get(account.owner)
@@ -1652,7 +1654,7 @@ class Venue:
             # check the worst case with the old remainder taken out and the new one added
             self._unrest(market, record, live.open_qty)
             try:
-                self._check_order_margin(account, market, h, record.side, new_open, new_price)
+                self._check_order_margin(account, customer, market, h, record.side, new_open, new_price)
                 if market.position_limits:
                     self._check_position_limit(account, market, record.side, new_open)
             finally:
