@@ -7,9 +7,11 @@ caches are bounded (cleared when full), so memory stays flat on any input.
 
 from __future__ import annotations
 
+from typing import Final
+
 from onshore.core.units import BadDecimalError, Grid, OffGridError, format_scaled
 
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT: Final = 200_000
 
 
 class Rejection(Exception):
@@ -76,6 +78,21 @@ def fmt_money(amount_micros: int) -> str:
     if frac == 0:
         return str(whole)
     return str(whole) + "." + str(frac + 1_000_000)[1:].rstrip("0")
+
+
+_MONEY_TEXT: Final[dict[int, str]] = {}
+
+
+def money_text(amount_micros: int) -> str:
+    """:func:`fmt_money` through a bounded cache: for the amounts that recur, such as fees
+    (on the standard stream nine trades in ten pay a fee some earlier trade paid)."""
+    text = _MONEY_TEXT.get(amount_micros)
+    if text is None:
+        text = fmt_money(amount_micros)
+        if len(_MONEY_TEXT) >= _CACHE_LIMIT:
+            _MONEY_TEXT.clear()
+        _MONEY_TEXT[amount_micros] = text
+    return text
 
 
 def fmt_rate(rate_ppb: int) -> str:

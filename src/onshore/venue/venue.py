@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import msgspec
 
@@ -22,12 +22,16 @@ from onshore.book import OrderBook
 from onshore.book.events import Accepted, Amended, BookEvent, Cancelled, Fill, Rejected, StateChanged
 from onshore.book.records import (
     BUY,
+    GTC,
     HALTED,
+    IOC,
     LIMIT,
     MARKET_STATES,
     ORDER_TYPES,
+    SELL,
     SIDE_NAMES,
     SIDES,
+    STP_CANCEL_RESTING,
     STP_MODES,
     TIME_IN_FORCE,
 )
@@ -69,7 +73,7 @@ from onshore.pricing.index import index_price_for
 from onshore.pricing.mark import basis_sample_ticks, mark_components, median3
 from onshore.pricing.ticks import convert_price_ticks
 from onshore.venue import liquidation
-from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate
+from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate, money_text
 from onshore.venue.errors import VenueStopped
 from onshore.venue.liquidation import is_below_maintenance, liquidate, offload_houses
 from onshore.venue.state import state_document, state_hash_of
@@ -97,6 +101,17 @@ _OrderAmended: Final = e.OrderAmended
 _MarkPrice: Final = e.MarkPrice
 _R_UNKNOWN_ACCOUNT: Final = str(Reject.UNKNOWN_ACCOUNT)
 _R_UNKNOWN_MARKET: Final = str(Reject.UNKNOWN_MARKET)
+
+# The usual values of a placement's enumerations, as the very objects the decoder returns
+# (the protocol's Literal types; their order is checked against the book's tables below).
+_S_BUY: Final = get_args(c.Side)[0]
+_S_SELL: Final = get_args(c.Side)[1]
+_S_LIMIT: Final = get_args(c.OrderType)[0]
+_S_GTC: Final = get_args(c.TimeInForce)[0]
+_S_IOC: Final = get_args(c.TimeInForce)[1]
+_S_CANCEL_RESTING: Final = get_args(c.Stp)[0]
+assert (SIDES[_S_BUY], SIDES[_S_SELL], ORDER_TYPES[_S_LIMIT]) == (BUY, SELL, LIMIT)
+assert (TIME_IN_FORCE[_S_GTC], TIME_IN_FORCE[_S_IOC], STP_MODES[_S_CANCEL_RESTING]) == (GTC, IOC, STP_CANCEL_RESTING)
 
 # Venue._place_order unpacks a PlaceOrder in this field order.
 assert c.PlaceOrder.__struct_fields__ == (
@@ -1091,6 +1106,30 @@ class Venue:
                 )
         return total
 
+    def _equity_and_requirement(self, account: Account, skip: str) -> tuple[int, int]:
+        """``(equity(account), requirement(account, skip))`` in one pass over the holdings."""
+        equity = self.ledger.cash(account.account_id)
+        total = 0
+        markets = self.markets
+        for name, h in account.holdings.items():
+            qty = h.qty
+            if h.mode is CROSS:
+                if qty or h.buy_lots or h.sell_lots:
+                    m = markets[name]
+                    mark = m.mark or 0
+                    if qty:
+                        equity += qty * mark * m.k - h.cost
+                    if name != skip:
+                        total += m.tiers.requirement(
+                            h.leverage, qty, mark, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+                        )
+            elif name != skip and (h.buy_lots or h.sell_lots):
+                m = markets[name]
+                total += m.tiers.isolated_orders(
+                    h.leverage, qty, m.mark or 0, h.buy_lots, h.buy_notional, h.sell_lots, h.sell_notional
+                )
+        return equity, total
+
     def excess(self, account: Account) -> int:
         """Equity minus the initial margin of positions and open orders (cross markets)."""
         return self.equity(account) - self.requirement(account)
@@ -1136,7 +1175,8 @@ class Venue:
         if h.mode is CROSS:
             fee += -((-order_notional * tiers.fee_ppb) // PPB)  # at the higher rate (0 if both are rebates)
             need = tiers.requirement(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
-            available = self.equity(account) - self.requirement(account, skip=market.name)
+            equity, others = self._equity_and_requirement(account, market.name)
+            available = equity - others
         else:
             # the isolated reserve holds the fees of the side already; a sell takes bids at its
             # price or higher, so the part it can take now is margined at the best bid
@@ -1146,7 +1186,8 @@ class Venue:
                 if bid is not None and bid > price:
                     sell_notional += qty * (bid - price) * k
             need = tiers.isolated_orders(h.leverage, h.qty, mark, buy_lots, buy_notional, sell_lots, sell_notional)
-            available = cash + min(0, self.equity(account) - cash) - self.requirement(account, skip=market.name)
+            equity, others = self._equity_and_requirement(account, market.name)
+            available = cash + min(0, equity - cash) - others
         if available < need + fee:
             raise Rejection(
                 Reject.INSUFFICIENT_MARGIN,
@@ -1221,10 +1262,12 @@ class Venue:
         market = self.markets.get(market_name)
         if market is None:
             market = self._market(market_name)
-        side = SIDES.get(side_name)
-        order_type = ORDER_TYPES.get(type_name)
-        tif = TIME_IN_FORCE.get(tif_name)
-        stp = STP_MODES.get(stp_name)
+        # The decoder hands over its own objects for these enumerations, so the usual values
+        # are found by identity; any other string goes through the tables.
+        side = BUY if side_name is _S_BUY else SELL if side_name is _S_SELL else SIDES.get(side_name)
+        order_type = LIMIT if type_name is _S_LIMIT else ORDER_TYPES.get(type_name)
+        tif = GTC if tif_name is _S_GTC else IOC if tif_name is _S_IOC else TIME_IN_FORCE.get(tif_name)
+        stp = STP_CANCEL_RESTING if stp_name is _S_CANCEL_RESTING else STP_MODES.get(stp_name)
         if side is None or order_type is None or tif is None or stp is None:
             raise Rejection(Reject.MALFORMED_COMMAND, "side, order_type, time_in_force or stp has an unknown value")
         if type(post_only) is not bool or type(reduce_only) is not bool:
@@ -1274,7 +1317,7 @@ class Venue:
             check_price = price if order_type == LIMIT else book.protection_limit(side)
             self._check_order_margin(account, customer, market, h, side, qty, check_price)
             if market.position_limits:
-                self._check_position_limit(account, market, side, qty)
+                self._check_position_limit(account, market, h, side, qty)
 
         order_id = self.cmd
         events = book.place(
@@ -1302,7 +1345,7 @@ class Venue:
                 h,
             )
 
-    def _check_position_limit(self, account: Account, market: Market, side: int, qty: int) -> None:
+    def _check_position_limit(self, account: Account, market: Market, h: Holding | None, side: int, qty: int) -> None:
         """Reject an order that could take its beneficial owner beyond the market's position limit.
 
         The owner's worst case on the order's side: Σ over its accounts of position plus open
@@ -1319,11 +1362,14 @@ class Venue:
         name = market.name
         exposure = 0
         owned = self.owner_accounts.get(account.owner)
-        for other in owned if owned is not None else (account,):
-            held = other.holdings.get(name)
-            if held is None:
-                continue
-            exposure += held.qty + held.buy_lots if side == BUY else -held.qty + held.sell_lots
+        if owned is None or len(owned) == 1:  # the usual case: the owner has this one account
+            if h is not None:
+                exposure = h.qty + h.buy_lots if side == BUY else -h.qty + h.sell_lots
+        else:
+            for other in owned:
+                held = other.holdings.get(name)
+                if held is not None:
+                    exposure += held.qty + held.buy_lots if side == BUY else -held.qty + held.sell_lots
         if exposure + qty > limit and qty > 0:
             raise Rejection(
                 Reject.POSITION_LIMIT,
@@ -1507,8 +1553,8 @@ class Venue:
                 taker_order_id=fill.taker_order_id,
                 maker_account=fill.maker_account,
                 taker_account=fill.taker_account,
-                maker_fee=fmt_money(maker_fee),
-                taker_fee=fmt_money(taker_fee),
+                maker_fee=money_text(maker_fee),
+                taker_fee=money_text(taker_fee),
             )
         )
 
@@ -1656,7 +1702,7 @@ class Venue:
             try:
                 self._check_order_margin(account, customer, market, h, record.side, new_open, new_price)
                 if market.position_limits:
-                    self._check_position_limit(account, market, record.side, new_open)
+                    self._check_position_limit(account, market, h, record.side, new_open)
             finally:
                 self._rest_totals(market, record, live.open_qty)
         if record.reduce_only and qty is not None and new_qty > live.qty:
