@@ -586,6 +586,8 @@ class Venue:
             mark = market.mark
             if mark is None or market.index_stale or market.book.state == HALTED:
                 continue
+            if (not longs or -longs[0][0] < mark) and (not shorts or shorts[0][0] > mark):
+                continue  # the usual case: no trigger reached
             while longs and -longs[0][0] >= mark:
                 _key, account_id, version = heappop(longs)
                 if versions.get(account_id) == version:
@@ -1444,10 +1446,15 @@ class Venue:
         name = market.name
         traded = False
         touched: list[tuple[Account, Holding]] = []
+        taker: Account | None = None  # the taker of the previous fill, and its holding: usually the same
+        taker_h: Holding | None = None
         for ev in events:
             if type(ev) is Fill:
                 self._fills_in_command += 1
-                self._on_fill(market, ev, ts, self._fills_in_command, touched)
+                if taker is None or taker_h is None or taker.account_id != ev.taker_account:
+                    taker = self.accounts[ev.taker_account]
+                    taker_h = taker.holdings[name]
+                self._on_fill(market, ev, ts, self._fills_in_command, touched, taker, taker_h)
                 traded = True
             elif type(ev) is Cancelled:
                 order = self.open_orders.get(ev.order_id)
@@ -1515,7 +1522,16 @@ class Venue:
         if traded:
             self._refresh_mark(market, ts, full=False)
 
-    def _on_fill(self, market: Market, fill: Fill, ts: int, n: int, touched: list[tuple[Account, Holding]]) -> None:
+    def _on_fill(
+        self,
+        market: Market,
+        fill: Fill,
+        ts: int,
+        n: int,
+        touched: list[tuple[Account, Holding]],
+        taker_account: Account,
+        taker_h: Holding,
+    ) -> None:
         k = market.k
         price = fill.price
         qty = fill.qty
@@ -1525,9 +1541,7 @@ class Venue:
         if maker_id not in market.book.orders:
             del self.open_orders[maker_id]
         maker_account = maker.holder
-        taker_account = self.accounts[fill.taker_account]
         maker_h = maker.holding
-        taker_h = taker_account.holdings[market.name]
         buy_qty = qty if fill.aggressor_side == BUY else -qty
         notional = qty * price * k
         maker_fee = self._fee(notional, market.maker_fee_ppb)
