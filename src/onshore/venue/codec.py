@@ -26,13 +26,17 @@ class Rejection(Exception):
 class GridCodec:
     """Parse and format one grid's decimal strings, caching both directions."""
 
-    __slots__ = ("_fmt", "_parse", "field", "grid")
+    __slots__ = ("_fmt", "_last_text", "_last_units", "_parse", "field", "grid")
 
     def __init__(self, grid: Grid, field: str) -> None:
         self.grid = grid
         self.field = field
         self._parse: dict[str, int] = {}
         self._fmt: dict[int, str] = {}
+        # the last value formatted: the fills of one order and the events about it repeat
+        # their price, and comparing two machine integers is cheaper than a dictionary lookup
+        self._last_units = 0
+        self._last_text = grid.format(0)
 
     def parse(self, text: object) -> int:
         """Return the grid units of ``text`` or raise :class:`Rejection` (bad_decimal, off_grid)."""
@@ -55,6 +59,8 @@ class GridCodec:
 
     def format(self, units: int) -> str:
         """Return the decimal string of ``units``."""
+        if units == self._last_units:
+            return self._last_text
         cache = self._fmt
         text = cache.get(units)
         if text is None:
@@ -62,6 +68,8 @@ class GridCodec:
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
             cache[units] = text
+        self._last_units = units
+        self._last_text = text
         return text
 
 
