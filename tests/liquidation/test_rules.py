@@ -160,9 +160,8 @@ def test_the_venue_files_each_account_at_the_trigger_of_the_pure_function() -> N
     mark = r.mark()
     market = r.venue.markets["BTC-PERP"]
     longs, shorts = market.longs, market.shorts
-    live = {acct: version for acct, version in r.venue._versions.items()}
-    filed = {acct: -key for key, acct, version in longs if live.get(acct) == version}
-    filed |= {acct: key for key, acct, version in shorts if live.get(acct) == version}
+    filed = {acct: -key for key, acct, version, account in longs if account.watch_version == version}
+    filed |= {acct: key for key, acct, version, account in shorts if account.watch_version == version}
     for name in ("long", "short"):
         h = r.venue.accounts[name].holdings["BTC-PERP"]
         # the trigger was filed at the mark of the account's last refresh: recompute it there

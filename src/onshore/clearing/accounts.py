@@ -85,7 +85,7 @@ class Holding:
 class Account:
     """A customer account carried by a clearing member."""
 
-    __slots__ = ("account_id", "holdings", "member", "owner", "segment")
+    __slots__ = ("account_id", "holdings", "member", "owner", "segment", "watch_version")
 
     def __init__(self, account_id: str, member: str, segment: str, owner: str) -> None:
         self.account_id = account_id
@@ -93,3 +93,6 @@ class Account:
         self.segment = segment
         self.owner = owner
         self.holdings: dict[str, Holding] = {}
+        # the Venue's liquidation detection: the version of this account's entries in the
+        # trigger heaps (an entry of another version is stale); not state, never saved
+        self.watch_version = 0

@@ -263,10 +263,11 @@ class Market:
         self.k = spec.micros_per_tick_lot
         self.tiers = Tiers(spec)
         self.top_mm_rate: int = max(self.tiers.mm_rate)
-        # liquidation detection (Venue._refresh_triggers): heaps of (key, account id, version),
-        # keyed -trigger for longs and trigger for shorts; rebuilt on restore, never saved
-        self.longs: list[tuple[int, str, int]] = []
-        self.shorts: list[tuple[int, str, int]] = []
+        # liquidation detection (Venue._refresh_triggers): heaps of (key, account id, version,
+        # account), keyed -trigger for longs and trigger for shorts; (key, id, version) is unique
+        # in a heap, so the account object is never compared; rebuilt on restore, never saved
+        self.longs: list[tuple[int, str, int, Account]] = []
+        self.shorts: list[tuple[int, str, int, Account]] = []
         self.book = OrderBook(
             spec.name,
             max_order_lots=spec.max_order_lots,
@@ -357,7 +358,6 @@ class Venue:
         self._iso_liquidation: str | None = None  # "account/market" of an isolated position being liquidated
         # liquidation detection: per market, heaps of conservative trigger prices
         self._dirty: set[str] = set()
-        self._versions: dict[str, int] = {}
         self._retrigger: set[str] = set()  # accounts whose trigger must be recomputed (state unchanged)
         self._multi: set[str] = set()
         self._marks_moved = False
@@ -511,12 +511,11 @@ class Venue:
             self._retrigger = set()
         markets = self.markets
         accounts = self.accounts
-        versions = self._versions
         cash_book = self.ledger.cash_book
         for account_id in dirty:
             account = accounts[account_id]
-            version = versions.get(account_id, 0) + 1
-            versions[account_id] = version
+            version = account.watch_version + 1
+            account.watch_version = version
             equity = cash_book.get(account_id, 0)  # + cross positions' unrealized PnL: Venue.equity, inlined
             maintenance = 0
             crosses = 0
@@ -555,10 +554,10 @@ class Venue:
                 # with the price, so its excess falls by up to (1 + the top maintenance rate) per unit.
                 if qty > 0:
                     trigger = mark - excess // (qty * m.k) - 1
-                    heappush(m.longs, (-trigger, account_id, version))
+                    heappush(m.longs, (-trigger, account_id, version, account))
                 else:
                     trigger = mark + (excess * PPB) // (-qty * m.k * (PPB + m.top_mm_rate)) + 1
-                    heappush(m.shorts, (trigger, account_id, version))
+                    heappush(m.shorts, (trigger, account_id, version, account))
         # superseded entries only cost memory (pops skip them): look for them every few thousand
         # refreshed accounts, not every command; the heaps are rebuilt on restore, not saved
         self._refreshed += len(dirty)
@@ -568,18 +567,17 @@ class Venue:
 
     def _compact_watch(self) -> None:
         """Drop superseded trigger entries once they outnumber the live ones four to one."""
-        limit = 4 * len(self._versions) + 4096
+        limit = 4 * len(self.accounts) + 4096
         for market in self.markets.values():
             for heap in (market.longs, market.shorts):
                 if len(heap) > limit:
-                    live = [entry for entry in heap if self._versions.get(entry[1]) == entry[2]]
+                    live = [entry for entry in heap if entry[3].watch_version == entry[2]]
                     heapify(live)
                     heap[:] = live
 
     def _pop_candidates(self) -> set[str]:
         """Accounts whose trigger the current marks have reached (stale entries are dropped)."""
         found: set[str] = set()
-        versions = self._versions
         for market in self.markets.values():
             longs = market.longs
             shorts = market.shorts
@@ -589,12 +587,12 @@ class Venue:
             if (not longs or -longs[0][0] < mark) and (not shorts or shorts[0][0] > mark):
                 continue  # the usual case: no trigger reached
             while longs and -longs[0][0] >= mark:
-                _key, account_id, version = heappop(longs)
-                if versions.get(account_id) == version:
+                _key, account_id, version, account = heappop(longs)
+                if account.watch_version == version:
                     found.add(account_id)
             while shorts and shorts[0][0] <= mark:
-                _key, account_id, version = heappop(shorts)
-                if versions.get(account_id) == version:
+                _key, account_id, version, account = heappop(shorts)
+                if account.watch_version == version:
                     found.add(account_id)
         return found
 
@@ -1303,6 +1301,7 @@ class Venue:
         if customer.onboarded:
             self._check_gates(customer, reduce_only, ts)
         h = account.holdings.get(name)
+        fresh = h is None
         if h is None:
             h = Holding(self._default_leverage(account, market.spec))
         if reduce_only:
@@ -1329,23 +1328,14 @@ class Venue:
         if type(first) is Rejected:
             raise Rejection(first.reason, first.detail)
         # ---- accepted: state changes from here on
-        if name not in account.holdings:
+        if fresh:
             account.holdings[name] = h
         # a market order never rests: it is reported with the time in force it behaves as
         shown_tif = "ioc" if type_name == "market" and tif_name == "gtc" else tif_name
         self._apply_book_events(market, events, ts, coid, (type_name, shown_tif, post_only, reduce_only))
-        if order_id in book.orders:
-            self._rest(
-                market,
-                order_id,
-                account,
-                coid,
-                side,
-                book.orders[order_id].open_qty,
-                price,
-                reduce_only,
-                h,
-            )
+        resting = book.orders.get(order_id)
+        if resting is not None:
+            self._rest(market, order_id, account, coid, side, resting.open_qty, price, reduce_only, h)
 
     def _check_position_limit(self, account: Account, market: Market, h: Holding | None, side: int, qty: int) -> None:
         """Reject an order that could take its beneficial owner beyond the market's position limit.
