@@ -110,11 +110,17 @@ _S_LIMIT: Final = get_args(c.OrderType)[0]
 _S_GTC: Final = get_args(c.TimeInForce)[0]
 _S_IOC: Final = get_args(c.TimeInForce)[1]
 _S_CANCEL_RESTING: Final = get_args(c.Stp)[0]
-assert (SIDES[_S_BUY], SIDES[_S_SELL], ORDER_TYPES[_S_LIMIT]) == (BUY, SELL, LIMIT)
-assert (TIME_IN_FORCE[_S_GTC], TIME_IN_FORCE[_S_IOC], STP_MODES[_S_CANCEL_RESTING]) == (GTC, IOC, STP_CANCEL_RESTING)
+# Checked at import with `raise`, not `assert` (which `python -O` drops): a mismatch would
+# silently give fields the wrong meaning.
+if (SIDES[_S_BUY], SIDES[_S_SELL], ORDER_TYPES[_S_LIMIT]) != (BUY, SELL, LIMIT) or (
+    TIME_IN_FORCE[_S_GTC],
+    TIME_IN_FORCE[_S_IOC],
+    STP_MODES[_S_CANCEL_RESTING],
+) != (GTC, IOC, STP_CANCEL_RESTING):
+    raise ImportError("the protocol's enumerations and the book's tables disagree: update Venue._place_order")
 
 # Venue._place_order unpacks a PlaceOrder in this field order.
-assert c.PlaceOrder.__struct_fields__ == (
+if c.PlaceOrder.__struct_fields__ != (
     "account",
     "market",
     "client_order_id",
@@ -128,10 +134,10 @@ assert c.PlaceOrder.__struct_fields__ == (
     "stp",
     "ts",
     "id",
-), "PlaceOrder's fields moved: update Venue._place_order"
-assert c.CancelOrder.__struct_fields__ == ("account", "market", "order_id", "client_order_id", "ts", "id"), (
-    "CancelOrder's fields moved: update Venue._cancel_order"
-)
+):
+    raise ImportError("PlaceOrder's fields moved: update Venue._place_order")
+if c.CancelOrder.__struct_fields__ != ("account", "market", "order_id", "client_order_id", "ts", "id"):
+    raise ImportError("CancelOrder's fields moved: update Venue._cancel_order")
 
 
 class OpenOrder:
