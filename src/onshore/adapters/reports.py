@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Final, Union
 
@@ -269,76 +269,65 @@ def _dated(rows: list[dict[str, Any]], date: str | None) -> list[dict[str, Any]]
     return filter_date(rows, date)
 
 
-@report_app.command("large-traders")
-def large_traders(
-    journal: _Journal = None,
-    commands: _Commands = None,
-    date: _Date = None,
-    format: _Format = "csv",
-    out: _Out = None,
-    config: _Config = None,
-    state: _State = None,
+def _report(
+    name: str,
+    help_text: str,
+    rows_of: Callable[[SurveillanceResult], list[dict[str, Any]]],
+    columns: tuple[Column, ...],
+    dated: bool,
 ) -> None:
-    """Owners at or above the reportable level, per day and market, by reporting member (17 CFR Part 17, 15.03)."""
-    result, day = _run(journal, commands, date, format, out, config, state)
-    _emit(_dated(result.large_traders, day), LARGE_TRADERS, format, out)
+    """Register ``onshore report NAME``: every report reads the same sources and writes the same formats."""
+
+    def command(
+        journal: _Journal = None,
+        commands: _Commands = None,
+        date: _Date = None,
+        format: _Format = "csv",
+        out: _Out = None,
+        config: _Config = None,
+        state: _State = None,
+    ) -> None:
+        result, day = _run(journal, commands, date, format, out, config, state)
+        rows = rows_of(result)
+        _emit(_dated(rows, day) if dated else rows, columns, format, out)
+
+    command.__doc__ = help_text
+    command.__name__ = name.replace("-", "_")
+    report_app.command(name)(command)
 
 
-@report_app.command("market")
-def market(
-    journal: _Journal = None,
-    commands: _Commands = None,
-    date: _Date = None,
-    format: _Format = "csv",
-    out: _Out = None,
-    config: _Config = None,
-    state: _State = None,
-) -> None:
-    """The daily market report per market: volume, open interest, prices, funding, liquidations, funds, shares."""
-    result, day = _run(journal, commands, date, format, out, config, state)
-    _emit(_dated(result.market, day), MARKET, format, out)
-
-
-@report_app.command("alerts")
-def alerts(
-    journal: _Journal = None,
-    commands: _Commands = None,
-    date: _Date = None,
-    format: _Format = "csv",
-    out: _Out = None,
-    config: _Config = None,
-    state: _State = None,
-) -> None:
-    """Surveillance alerts with severity, owner, market and evidence (event sequence ranges)."""
-    result, day = _run(journal, commands, date, format, out, config, state)
-    _emit(_dated(alert_rows(result.alerts), day), ALERTS, format, out)
-
-
-@report_app.command("positions")
-def positions(
-    journal: _Journal = None,
-    commands: _Commands = None,
-    date: _Date = None,
-    format: _Format = "csv",
-    out: _Out = None,
-    config: _Config = None,
-    state: _State = None,
-) -> None:
-    """Every owner's end-of-day position per market, aggregated over its accounts."""
-    result, day = _run(journal, commands, date, format, out, config, state)
-    _emit(_dated(result.positions, day), POSITIONS, format, out)
-
-
-@report_app.command("owners")
-def owners(
-    journal: _Journal = None,
-    commands: _Commands = None,
-    date: _Date = None,
-    format: _Format = "csv",
-    out: _Out = None,
-    config: _Config = None,
-    state: _State = None,
-) -> None:
-    """The beneficial owners: each with its accounts, their members and segments (as of the end of --date)."""
-    result, _day = _run(journal, commands, date, format, out, config, state)
-    _emit(result.owners, OWNERS, format, out)
+_report(
+    "large-traders",
+    "Owners at or above the reportable level, per day and market, by reporting member (17 CFR Part 17, 15.03).",
+    lambda result: result.large_traders,
+    LARGE_TRADERS,
+    dated=True,
+)
+_report(
+    "market",
+    "The daily market report per market: volume, open interest, prices, funding, liquidations, funds, shares.",
+    lambda result: result.market,
+    MARKET,
+    dated=True,
+)
+_report(
+    "alerts",
+    "Surveillance alerts with severity, owner, market and evidence (event sequence ranges).",
+    lambda result: alert_rows(result.alerts),
+    ALERTS,
+    dated=True,
+)
+_report(
+    "positions",
+    "Every owner's end-of-day position per market, aggregated over its accounts.",
+    lambda result: result.positions,
+    POSITIONS,
+    dated=True,
+)
+_report(
+    "owners",
+    "The beneficial owners: each with its accounts, their members and segments (as of the end of --date).",
+    lambda result: result.owners,
+    OWNERS,
+    dated=False,
+)
