@@ -14,6 +14,7 @@ rest durably.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import select
 import stat
@@ -185,6 +186,9 @@ class ForkedSnapshot:
         if pid == 0:  # the child: write the snapshot and go, whatever happens
             code = 1
             try:
+                # No collections in the child: it lives for one snapshot, and a collection would
+                # write to the header of every object it inherited, copying those pages for nothing.
+                gc.disable()
                 die_with_parent()
                 data = take_snapshot(venue) or b""
                 write_all(self._file.fileno(), venue.state_hash().encode() + b"\n" + data)
