@@ -7,6 +7,7 @@ caches are bounded (cleared when full), so memory stays flat on any input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from onshore.core.units import BadDecimalError, Grid, OffGridError, format_scaled
@@ -26,11 +27,13 @@ class Rejection(Exception):
 class GridCodec:
     """Parse and format one grid's decimal strings, caching both directions."""
 
-    __slots__ = ("_fmt", "_last_text", "_last_units", "_parse", "field", "grid")
+    __slots__ = ("_fmt", "_formatter", "_last_text", "_last_units", "_parse", "field", "grid")
 
-    def __init__(self, grid: Grid, field: str) -> None:
+    def __init__(self, grid: Grid, field: str, formatter: Callable[[int], str] | None = None) -> None:
+        """``formatter`` writes a value the cache has not seen (default: the grid's own)."""
         self.grid = grid
         self.field = field
+        self._formatter: Callable[[int], str] = grid.format if formatter is None else formatter
         self._parse: dict[str, int] = {}
         self._fmt: dict[int, str] = {}
         # the last value formatted: the fills of one order and the events about it repeat
@@ -64,7 +67,7 @@ class GridCodec:
         cache = self._fmt
         text = cache.get(units)
         if text is None:
-            text = self.grid.format(units)
+            text = self._formatter(units)
             if len(cache) >= _CACHE_LIMIT:
                 cache.clear()
             cache[units] = text
@@ -88,25 +91,11 @@ def fmt_money(amount_micros: int) -> str:
     return str(whole) + "." + str(frac + 1_000_000)[1:].rstrip("0")
 
 
-_MONEY_TEXT: Final[dict[int, str]] = {}
-
-
-def money_text(amount_micros: int) -> str:
-    """:func:`fmt_money` through a bounded cache: for the amounts that recur, such as fees
-    (on the standard stream nine trades in ten pay a fee some earlier trade paid)."""
-    text = _MONEY_TEXT.get(amount_micros)
-    if text is None:
-        text = fmt_money(amount_micros)
-        if len(_MONEY_TEXT) >= _CACHE_LIMIT:
-            _MONEY_TEXT.clear()
-        _MONEY_TEXT[amount_micros] = text
-    return text
-
-
 def fmt_rate(rate_ppb: int) -> str:
     """Decimal fraction string of a rate in ppb."""
     return format_scaled(rate_ppb, 9)
 
 
-MONEY = GridCodec(Grid("0.000001"), "amount")
-LEVERAGE = GridCodec(Grid("0.01"), "leverage")
+# Money amounts are written by fmt_money: the grid's own strings, in a third of the time.
+MONEY: Final = GridCodec(Grid("0.000001"), "amount", fmt_money)
+LEVERAGE: Final = GridCodec(Grid("0.01"), "leverage")

@@ -73,7 +73,7 @@ from onshore.pricing.index import index_price_for
 from onshore.pricing.mark import basis_sample_ticks, mark_components, median3
 from onshore.pricing.ticks import convert_price_ticks
 from onshore.venue import liquidation
-from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate, money_text
+from onshore.venue.codec import LEVERAGE, MONEY, GridCodec, Rejection, fmt_money, fmt_rate
 from onshore.venue.errors import VenueStopped
 from onshore.venue.liquidation import is_below_maintenance, liquidate, offload_houses
 from onshore.venue.state import state_document, state_hash_of
@@ -1563,8 +1563,8 @@ class Venue:
                 taker_order_id=fill.taker_order_id,
                 maker_account=fill.maker_account,
                 taker_account=fill.taker_account,
-                maker_fee=money_text(maker_fee),
-                taker_fee=money_text(taker_fee),
+                maker_fee=MONEY.format(maker_fee),  # cached: nine fees in ten were paid before
+                taker_fee=MONEY.format(taker_fee),
             )
         )
 
