@@ -18,7 +18,7 @@ from onshore.core.commands import decode_command
 from onshore.journal import ChainCheck, JournalError, SQLiteJournal
 from onshore.journal.commit import ChainWriter, ProcessCommitter
 from onshore.journal.format import encode_entry, genesis_hash, pack_batch, snapshot_hash, unpack_batch
-from onshore.journal.recovery import effective_config, new_meta
+from onshore.journal.recovery import effective_config, new_meta, snapshot_with_hash
 from onshore.venue import Venue
 
 from .helpers import stream
@@ -157,13 +157,22 @@ def test_a_forked_snapshot_is_the_venue_as_it_was_at_the_fork(tmp_path: Path) ->
     assert (forked.seq, forked.result(wait=True)) == (200, expected)
 
 
+def test_the_snapshot_process_encodes_the_registry_once_with_the_same_result() -> None:
+    venue = Venue(load_config(None))
+    for line in stream(400):
+        if "garbage" not in line and "not a time" not in line:
+            venue.apply(decode_command(line))
+    assert sum(map(len, venue.client_order_ids.values())) > 50  # the registry both share is not empty
+    assert snapshot_with_hash(venue) == (venue.state_hash(), venue.snapshot())
+
+
 def test_a_forked_snapshot_that_fails_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     import onshore.adapters.durable as durable
 
-    def broken(venue: Venue) -> bytes:
+    def broken(venue: Venue) -> tuple[str, bytes]:
         raise RuntimeError("no")
 
-    monkeypatch.setattr(durable, "take_snapshot", broken)
+    monkeypatch.setattr(durable, "snapshot_with_hash", broken)
     forked = ForkedSnapshot(Venue(load_config(None)))
     with pytest.raises(JournalError, match="taking the snapshot after entry 0 failed"):
         forked.result(wait=True)

@@ -40,6 +40,7 @@ from onshore.journal.recovery import (
     read_header,
     recover,
     snapshot_state,
+    snapshot_with_hash,
     snapshots_supported,
     take_snapshot,
 )
@@ -190,8 +191,8 @@ class ForkedSnapshot:
                 # write to the header of every object it inherited, copying those pages for nothing.
                 gc.disable()
                 die_with_parent()
-                data = take_snapshot(venue) or b""
-                write_all(self._file.fileno(), venue.state_hash().encode() + b"\n" + data)
+                state_hash, data = snapshot_with_hash(venue)
+                write_all(self._file.fileno(), state_hash.encode() + b"\n" + (data or b""))
                 code = 0
             finally:
                 os._exit(code)

@@ -104,6 +104,15 @@ def take_snapshot(venue: Venue) -> bytes | None:
     return snap() if snap is not None and snapshots_supported() else None
 
 
+def snapshot_with_hash(venue: Venue) -> tuple[str, bytes | None]:
+    """``(venue.state_hash(), take_snapshot(venue))``, the client-order-id registry encoded once for both."""
+    if not snapshots_supported():
+        return venue.state_hash(), None
+    from onshore.venue.snapshot import snapshot_and_hash
+
+    return snapshot_and_hash(venue)
+
+
 def restore_venue(config: VenueConfig, data: bytes) -> Venue:
     """A Venue restored from snapshot bytes."""
     restore: Callable[[VenueConfig, bytes], Venue] = getattr(Venue, "restore")  # noqa: B009
@@ -483,6 +492,7 @@ __all__ = [
     "recover",
     "restore_venue",
     "snapshot_state",
+    "snapshot_with_hash",
     "snapshots_supported",
     "take_snapshot",
 ]

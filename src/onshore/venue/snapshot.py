@@ -20,6 +20,7 @@ from onshore.clearing.accounts import Account, Holding, Member
 from onshore.core.hashing import canonical_json
 from onshore.core.spec import VenueConfig
 from onshore.venue.liquidation import HOUSE_PREFIX
+from onshore.venue.state import registry_json, state_hash_of
 
 if TYPE_CHECKING:
     from onshore.venue.venue import Venue
@@ -27,8 +28,11 @@ if TYPE_CHECKING:
 FORMAT = "onshore-snapshot/1"
 
 
-def snapshot(venue: Venue) -> bytes:
-    """Serialize the whole state of ``venue`` (canonical JSON)."""
+def snapshot(venue: Venue, registry: msgspec.Raw | None = None) -> bytes:
+    """Serialize the whole state of ``venue`` (canonical JSON).
+
+    ``registry``: the used client order ids already encoded (:func:`~onshore.venue.state.registry_json`).
+    """
     if venue.stopped is not None:
         raise RuntimeError("a stopped venue cannot be snapshotted: recover from the journal instead")
     accounts: dict[str, Any] = {}
@@ -98,7 +102,7 @@ def snapshot(venue: Venue) -> bytes:
         },
         "members": {m: member.accounts for m, member in venue.members.items()},
         "accounts": accounts,
-        "client_order_ids": venue.client_order_ids,
+        "client_order_ids": venue.client_order_ids if registry is None else registry,
         "open_orders": {
             str(oid): [o.account, o.market, o.client_order_id, o.side, o.price, o.reduce_only]
             for oid, o in venue.open_orders.items()
@@ -109,6 +113,15 @@ def snapshot(venue: Venue) -> bytes:
         "venue_state": venue.extra_state(),
     }
     return canonical_json(doc)
+
+
+def snapshot_and_hash(venue: Venue) -> tuple[str, bytes]:
+    """``(venue.state_hash(), snapshot(venue))`` with the registry of client order ids encoded once for both.
+
+    The registry is most of both at a large state: this is what the snapshot process runs.
+    """
+    registry = registry_json(venue)
+    return state_hash_of(venue, registry), snapshot(venue, registry)
 
 
 def restore(config: VenueConfig, data: bytes) -> Venue:
