@@ -6,6 +6,8 @@ import importlib
 import os
 import resource
 import sys
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,21 @@ def load(n: int = 1_000_000, seed: int = 42) -> dict[str, list[int]]:
         np.savez(path, **{k: arrays[k] for k in ("et", "es", "eo", "ep", "eq")})
     data = np.load(path)
     return {k: data[k].tolist() for k in ("et", "es", "eo", "ep", "eq")}
+
+
+def run_baseline(book: Any, rows: Iterable[tuple[int, int, int, int, int]]) -> float:
+    """CPU seconds the reference book ``book`` takes for ``rows`` of ``(et, es, eo, ep, eq)``."""
+    limit, ioc, cancel = book.limit, book.ioc, book.cancel
+    clock = time.process_time
+    t0 = clock()
+    for et, es, eo, ep, eq in rows:
+        if et == 0:
+            limit(eo, es, ep, eq)
+        elif et == 1:
+            cancel(eo)
+        else:
+            ioc(eo, es, ep, eq)
+    return clock() - t0
 
 
 def peak_rss_mb() -> float:

@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 
-from _workload import KNOWN_FILLED_LOTS, KNOWN_TRADES, load, peak_rss_mb, shared_module
+from _workload import KNOWN_FILLED_LOTS, KNOWN_TRADES, load, peak_rss_mb, run_baseline, shared_module
 from onshore.book import OrderBook
 from onshore.book.events import Fill
 from onshore.book.records import GTC, IOC, LIMIT
@@ -40,7 +40,6 @@ def run_paired(w: dict[str, list[int]], coids: list[str]) -> dict[str, float | i
     ours = OrderBook("BENCH", max_order_lots=1_000_000, price_band_ppb=50_000_000, market_protection_ppb=20_000_000)
     place, cancel = ours.place, ours.cancel
     base = shared_module("baseline_book").SimpleBook()
-    b_limit, b_ioc, b_cancel = base.limit, base.ioc, base.cancel
     accounts = ("bench-buyer", "bench-seller")
     clock = time.process_time
     trades = filled = 0
@@ -49,14 +48,7 @@ def run_paired(w: dict[str, list[int]], coids: list[str]) -> dict[str, float | i
     for start in range(0, n, CHUNK):
         sl = slice(start, start + CHUNK)
         rows = list(zip(w["et"][sl], w["es"][sl], w["eo"][sl], w["ep"][sl], w["eq"][sl], coids[sl], strict=True))
-        t0 = clock()
-        for et, es, eo, ep, eq, _coid in rows:
-            if et == 0:
-                b_limit(eo, es, ep, eq)
-            elif et == 1:
-                b_cancel(eo)
-            else:
-                b_ioc(eo, es, ep, eq)
+        t_base += run_baseline(base, [row[:5] for row in rows])
         t1 = clock()
         for et, es, eo, ep, eq, coid in rows:
             if et == 1:
@@ -68,7 +60,6 @@ def run_paired(w: dict[str, list[int]], coids: list[str]) -> dict[str, float | i
                     trades += 1
                     filled += ev.qty
         t2 = clock()
-        t_base += t1 - t0
         t_ours += t2 - t1
     return {
         "ours_s": t_ours,

@@ -53,7 +53,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from _workload import load, peak_rss_mb, shared_module
+from _workload import load, peak_rss_mb, run_baseline, shared_module
 from onshore.adapters.durable import DurableVenue, open_committer
 from onshore.config.load import load_config
 from onshore.core import commands as c
@@ -72,20 +72,10 @@ TARGET_DURABLE = 150_000
 TARGET_BASELINE = 250_000 / 0.18
 
 
-def run_baseline(w: dict[str, list[int]]) -> float:
+def baseline_cpu(w: dict[str, list[int]]) -> float:
     """Seconds of CPU the reference book takes for the workload's events."""
-    book = shared_module("baseline_book").SimpleBook()
-    limit, ioc, cancel = book.limit, book.ioc, book.cancel
     rows = list(zip(w["et"], w["es"], w["eo"], w["ep"], w["eq"], strict=True))
-    cpu0 = time.process_time()
-    for et, es, eo, ep, eq in rows:
-        if et == 0:
-            limit(eo, es, ep, eq)
-        elif et == 1:
-            cancel(eo)
-        else:
-            ioc(eo, es, ep, eq)
-    return time.process_time() - cpu0
+    return run_baseline(shared_module("baseline_book").SimpleBook(), rows)
 
 
 def run_memory(cmds: list[c.Command]) -> tuple[float, str, float]:
@@ -197,12 +187,12 @@ def main() -> int:
         gc.collect()
         gc.freeze()
 
-        base_before = run_baseline(w)
+        base_before = baseline_cpu(w)
         mem_s, mem_hash, mem_cpu = run_memory(cmds)
         dur_s, dur_hash, dur_cpu, writer_cpu = run_durable(
             cmds, path, args.batch, args.snapshot_every, args.writer, genesis, early, devnull
         )
-        base_after = run_baseline(w)
+        base_after = baseline_cpu(w)
         os.close(devnull)
         gc.unfreeze()
         del cmds, w

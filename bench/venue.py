@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from _workload import load, peak_rss_mb, shared_module
+from _workload import load, peak_rss_mb, run_baseline, shared_module
 from onshore.config.load import load_config
 from onshore.core import commands as c
 from onshore.core.events import Trade
@@ -81,7 +81,6 @@ def run_paired(w: dict[str, list[int]], setup: list[c.Command], cmds: list[c.Com
     # and the funded, empty Venue); both engines are measured with the collector on.
     gc.collect()
     gc.freeze()
-    b_limit, b_ioc, b_cancel = base.limit, base.ioc, base.cancel
     clock = time.process_time
     t_ours = t_base = 0.0
     trades = 0
@@ -91,14 +90,7 @@ def run_paired(w: dict[str, list[int]], setup: list[c.Command], cmds: list[c.Com
         stop = min(start + CHUNK, n)
         cols = [w[key][start:stop] for key in ("et", "es", "eo", "ep", "eq")]
         rows = list(zip(*cols, strict=True))
-        t0 = clock()
-        for et, es, eo, ep, eq in rows:
-            if et == 0:
-                b_limit(eo, es, ep, eq)
-            elif et == 1:
-                b_cancel(eo)
-            else:
-                b_ioc(eo, es, ep, eq)
+        t_base += run_baseline(base, rows)
         t1 = clock()
         for cmd in cmds[start:stop]:
             events = apply(cmd)
@@ -107,7 +99,6 @@ def run_paired(w: dict[str, list[int]], setup: list[c.Command], cmds: list[c.Com
                 if type(ev) is Trade:
                     trades += 1
         t2 = clock()
-        t_base += t1 - t0
         t_ours += t2 - t1
     gc.unfreeze()
     return {"ours_s": t_ours, "base_s": t_base, "trades": trades, "events": events_total, "venue": venue}
