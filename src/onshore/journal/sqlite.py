@@ -29,8 +29,10 @@ from typing import Final
 from onshore.journal.base import EntryBatch, JournalError, SnapshotRecord
 from onshore.journal.format import EntryRow, Key, LinkRow
 
-PAGE_SIZE: Final = 16384
-WAL_AUTOCHECKPOINT_PAGES: Final = 4096  # 64 MiB of log between checkpoints
+# SQLite's largest page: entries of ~700 bytes fill 90 to a page, and the writer's inserts and
+# commits took 1.65-1.99 s of CPU a million entries against 2.34-2.55 s with 16 KiB pages (4 KiB: 2.8).
+PAGE_SIZE: Final = 65536
+WAL_AUTOCHECKPOINT_PAGES: Final = 1024  # 64 MiB of log between checkpoints
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
