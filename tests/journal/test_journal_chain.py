@@ -3,6 +3,8 @@ a torn tail is discarded with one log line; a chain broken in the middle refuses
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import signal
 import subprocess
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from onshore.adapters.audit import verify_journal
+from onshore.adapters.audit import _verify_in_parallel, verify_journal
 from onshore.journal import ChainBroken, ChainCheck, JournalError, SQLiteJournal, recover
 from onshore.journal.format import entry_hash
 
@@ -30,11 +32,15 @@ def journal(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def verify(db: Path):  # type: ignore[no-untyped-def]
+    """``audit verify``'s result, which must be the same in one process and with the forked check."""
     store = SQLiteJournal(db, readonly=True)
     try:
-        return verify_journal(store)
+        in_order = verify_journal(store)
+        in_parallel = verify_journal(store, parallel=functools.partial(SQLiteJournal, db, readonly=True))
     finally:
         store.close()
+    assert in_parallel == in_order
+    return in_order
 
 
 def entry_of(db: Path, seq: int) -> bytes:
@@ -56,6 +62,29 @@ def test_an_untouched_journal_verifies_to_the_clean_replays_state(journal: tuple
     assert result.ok, result
     assert (result.seq, result.state_hash) == replay_state(stream(N))
     assert result.snapshots_checked == len(stream(N)) // 200
+
+
+def test_the_forked_check_vouches_for_a_sound_journal_and_doubts_one_only_it_can_see(
+    journal: tuple[Path, Path],
+) -> None:
+    """The parallel path answers by itself for a sound journal, and leaves a broken link to the one-by-one check.
+
+    A zeroed ``prev_hash`` leaves every entry's content, events and stored hash as they were
+    (the stored hash then no longer matches ``SHA-256(prev_hash ‖ entry)``): only the chain
+    check, in the forked process, sees it.
+    """
+    db, _ = journal
+    again = functools.partial(SQLiteJournal, db, readonly=True)
+    with contextlib.closing(SQLiteJournal(db, readonly=True)) as store:
+        fast = _verify_in_parallel(store, again)
+        assert fast is not None and fast.snapshots_checked == N // 200
+        assert fast == verify_journal(store)
+    tamper(db, "UPDATE entries SET prev_hash = zeroblob(32) WHERE seq = ?", MIDDLE)
+    with contextlib.closing(SQLiteJournal(db, readonly=True)) as store:
+        assert _verify_in_parallel(store, again) is None
+    result = verify(db)
+    assert (result.ok, result.first_bad) == (False, MIDDLE)
+    assert "hash does not match its content" in (result.problem or "")
 
 
 # ---------------------------------------------------------------------------- tampering is named

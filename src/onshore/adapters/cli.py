@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections import Counter
@@ -205,11 +206,11 @@ def _print_json_lines(records: Iterable[dict[str, Any]]) -> None:
 def audit_verify(journal: _JournalOption) -> None:
     """Check the hash chain, replay from scratch, compare events and snapshots; end with {"seq", "state_hash"}."""
     from onshore.adapters.audit import verify_journal
-    from onshore.journal import JournalError
+    from onshore.journal import JournalError, SQLiteJournal
 
     store = _open_for_audit(journal)
     try:
-        result = verify_journal(store)
+        result = verify_journal(store, parallel=functools.partial(SQLiteJournal, journal, readonly=True))
     except JournalError as exc:
         print(f"onshore audit verify: {exc}", file=sys.stderr)
         raise typer.Exit(1) from exc
