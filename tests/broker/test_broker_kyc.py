@@ -21,7 +21,8 @@ from onshore.broker import (
 from onshore.broker.kyc import profile_from_verified
 from onshore.broker.profile import PROFILE_FIELDS
 
-from .conftest import ALICE_RETAIL, MS_PER_DAY, TS_2026_01_01, USD, applicant, ts_of
+from .applicants import ALICE_RETAIL, applicant
+from .conftest import MS_PER_DAY, TS_2026_01_01, USD, ts_of
 
 
 def profile_of(raw: dict[str, Any]) -> CustomerProfile:

@@ -24,7 +24,8 @@ from onshore.broker import (
 from onshore.broker.dates import parse_iso_date, utc_date_of
 from onshore.broker.disclosures import PERPETUAL_FUTURES_ADDENDUM, RISK_DISCLOSURE_STATEMENT
 
-from .conftest import ALICE_RETAIL, BOB_EXPERIENCED, MS_PER_DAY, TS_2026_01_01, applicant, ts_of
+from .applicants import ALICE_RETAIL, BOB_QUALIFIED, applicant
+from .conftest import MS_PER_DAY, TS_2026_01_01, ts_of
 
 ALL_ACKNOWLEDGED = {RISK_DISCLOSURE_STATEMENT: "1", PERPETUAL_FUTURES_ADDENDUM: "1"}
 
@@ -51,10 +52,10 @@ def test_a_valid_application_is_approved_with_segment_review_date_and_disclosure
 
 
 def test_the_application_can_come_straight_from_a_json_line(config: BrokerConfig, registry: DisclosureRegistry) -> None:
-    line = msgspec.json.encode({"type": "onboard_customer", "profile": BOB_EXPERIENCED})
+    line = msgspec.json.encode({"type": "onboard_customer", "profile": BOB_QUALIFIED})
     raw = msgspec.json.decode(line)["profile"]
     from_json = approved(review_application(raw, TS_2026_01_01, config, registry))
-    typed = msgspec.convert(BOB_EXPERIENCED, CustomerProfile)
+    typed = msgspec.convert(BOB_QUALIFIED, CustomerProfile)
     assert approved(review_application(typed, TS_2026_01_01, config, registry)) == from_json
     assert from_json.assessment.segment == QUALIFIED
     # Both outcomes encode as JSON, ready to become events.

@@ -25,7 +25,8 @@ from onshore.broker.config import RISK_TOLERANCES
 from onshore.broker.suitability import SEGMENT_RANK
 from onshore.config.load import default_config
 
-from .conftest import ALICE_RETAIL, BOB_EXPERIENCED, CAROL_ECP, DAVE_HEDGER, TS_2026_01_01, USD, applicant
+from .applicants import ALICE_RETAIL, BOB_QUALIFIED, CAROL_ECP, DAVE_HEDGER, applicant
+from .conftest import TS_2026_01_01, USD
 
 VENUE_SEGMENTS = default_config().segments
 
@@ -46,7 +47,7 @@ def test_a_retail_customer_gets_retail_limits(config: BrokerConfig) -> None:
 
 
 def test_an_experienced_wealthy_customer_becomes_qualified(config: BrokerConfig) -> None:
-    assessment = assess(verified(BOB_EXPERIENCED, config), config)
+    assessment = assess(verified(BOB_QUALIFIED, config), config)
     assert (assessment.segment, assessment.score) == (QUALIFIED, 17)
     assert [f.points for f in assessment.factors] == [3, 3, 3, 3, 3, 2]
     assert "products_traded (futures, options, spot) are worth 4 points, capped at 3: 3 points" in assessment.reasons
@@ -89,7 +90,7 @@ def test_a_hedger_over_5m_is_an_ecp_and_a_low_risk_tolerance_still_caps_leverage
 def test_the_ecp_thresholds_are_strict(
     config: BrokerConfig, invested: str, objectives: list[str], eligible: bool
 ) -> None:
-    raw = applicant(BOB_EXPERIENCED, invested_assets=invested, objectives=objectives)
+    raw = applicant(BOB_QUALIFIED, invested_assets=invested, objectives=objectives)
     assessment = assess(verified(raw, config), config)
     assert assessment.eligible_contract_participant is eligible
     assert assessment.segment == (INSTITUTIONAL if eligible else QUALIFIED)
@@ -98,7 +99,7 @@ def test_the_ecp_thresholds_are_strict(
 # ----------------------------------------------------------------------------- qualified, condition by condition
 # A profile that just qualifies: score 11 = income 2 + net worth 2 + liquid 2 + years 2 + products 2 + medium 1.
 JUST_QUALIFIED = applicant(
-    BOB_EXPERIENCED,
+    BOB_QUALIFIED,
     annual_income="100000",
     net_worth="500000",
     liquid_assets="100000",

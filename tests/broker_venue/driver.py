@@ -19,10 +19,10 @@ the index. Both built-in markets have ``K = 1,000`` micro-dollars per tick-lot.
 
 from __future__ import annotations
 
-import copy
 from fractions import Fraction
 from typing import Any
 
+from broker.applicants import ALICE_RETAIL, BOB_QUALIFIED, CAROL_ECP, DAVE_HEDGER
 from onshore.config.load import load_config
 from onshore.core import commands as c
 from onshore.core.events import event_to_dict
@@ -45,63 +45,7 @@ ADDENDUM = "perpetual_futures_addendum"
 DOCUMENTS = (ADDENDUM, STATEMENT)
 MEMBER = "fcm-1"
 
-ALICE_RETAIL: dict[str, Any] = {
-    "name": "Alice Martin",
-    "date_of_birth": "1990-05-17",
-    "country": "US",
-    "address": "12 Elm Street, Springfield, IL 62701",
-    "occupation": "nurse",
-    "annual_income": "85000",
-    "net_worth": "150000",
-    "liquid_assets": "40000",
-    "invested_assets": "20000",
-    "experience_years": 2,
-    "products_traded": ["spot"],
-    "objectives": ["growth"],
-    "risk_tolerance": "medium",
-}
-BOB_QUALIFIED: dict[str, Any] = {
-    "name": "Bob Okafor",
-    "date_of_birth": "1978-11-02",
-    "country": "US",
-    "address": "400 Lake Shore Drive, Chicago, IL 60611",
-    "occupation": "commodities trader",
-    "annual_income": "320000",
-    "net_worth": "2400000",
-    "liquid_assets": "600000",
-    "invested_assets": "1500000",
-    "experience_years": 12,
-    "products_traded": ["spot", "futures", "options"],
-    "objectives": ["speculation", "growth"],
-    "risk_tolerance": "high",
-}
-CAROL_ECP: dict[str, Any] = {
-    **BOB_QUALIFIED,
-    "name": "Carol Lindqvist",
-    "net_worth": "30000000",
-    "invested_assets": "12000000",
-}
-DAVE_HEDGER: dict[str, Any] = {
-    **ALICE_RETAIL,
-    "name": "Dave Ranchero",
-    "occupation": "bitcoin miner",
-    "net_worth": "9000000",
-    "invested_assets": "6000000",
-    "objectives": ["hedging"],
-    "risk_tolerance": "low",
-}
 CAST = {"alice": ALICE_RETAIL, "bob": BOB_QUALIFIED, "carol": CAROL_ECP, "dave": DAVE_HEDGER}
-
-
-def applicant(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A copy of ``base`` with ``changes``; a change to ``...`` removes the field."""
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        if value is ...:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
 
 
 def usd(text: str) -> int:

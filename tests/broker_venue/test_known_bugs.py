@@ -7,9 +7,10 @@ docstring says what the Venue did (or does) and what docs/broker.md asks.
 
 from __future__ import annotations
 
+from broker.applicants import CAROL_ECP
 from onshore.core import commands as c
 
-from .driver import BTC, CAROL_ECP, ETH, HOUR, SECOND, T0, market_session, of_type
+from .driver import BTC, ETH, HOUR, SECOND, T0, market_session, of_type
 
 
 def test_an_order_in_a_market_no_longer_permitted_cannot_be_grown() -> None:

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
+from broker.applicants import ALICE_RETAIL, applicant
 from onshore.core import commands as c
 from onshore.core.events import event_to_dict
 from onshore.core.spec import LEVERAGE_SCALE
 
 from .driver import (
     ADDENDUM,
-    ALICE_RETAIL,
     BTC,
     DAY,
     ETH,
@@ -30,7 +30,6 @@ from .driver import (
     T0,
     YEAR_OF_REVIEW,
     Run,
-    applicant,
     market_session,
     of_type,
     one,

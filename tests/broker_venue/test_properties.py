@@ -47,6 +47,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from broker.applicants import ALICE_RETAIL, BOB_QUALIFIED, CAROL_ECP, DAVE_HEDGER, applicant
 from onshore.clearing.accounts import CROSS
 from onshore.config.load import load_config
 from onshore.core import commands as c
@@ -54,25 +55,7 @@ from onshore.core.events import event_to_dict
 from onshore.core.spec import LEVERAGE_SCALE
 from onshore.venue import Venue
 
-from .driver import (
-    ADDENDUM,
-    ALICE_RETAIL,
-    BOB_QUALIFIED,
-    BTC,
-    CAROL_ECP,
-    DAVE_HEDGER,
-    DAY,
-    ETH,
-    HOUR,
-    INDEX,
-    MEMBER,
-    MINUTE,
-    SECOND,
-    SOURCES,
-    STATEMENT,
-    T0,
-    applicant,
-)
+from .driver import ADDENDUM, BTC, DAY, ETH, HOUR, INDEX, MEMBER, MINUTE, SECOND, SOURCES, STATEMENT, T0
 
 CONFIG = """
 [broker]

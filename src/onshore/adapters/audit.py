@@ -149,7 +149,10 @@ def _verify_in_parallel(journal: Journal, open_journal: Callable[[], Journal]) -
     last = last_row[0] if last_row is not None else 0
     if any(s.seq > last for s in snaps):
         return None
-    checker = _ForkedCheck(open_journal, config, genesis, last, snaps)
+    try:
+        checker = _ForkedCheck(open_journal, config, genesis, last, snaps)
+    except OSError:  # no process to spare: check in this one
+        return None
     at = {s.seq: s for s in snaps}
     venue = Venue(config)
     head = b""
