@@ -23,18 +23,15 @@ from fractions import Fraction
 from typing import Any
 
 from broker.applicants import ALICE_RETAIL, BOB_QUALIFIED, CAROL_ECP, DAVE_HEDGER
-from onshore.config.load import load_config
 from onshore.core import commands as c
-from onshore.core.events import event_to_dict
-from onshore.venue import Venue
+from venue_run import BTC, VenueRun
+from venue_run import T0 as T0  # re-exported for the tests
 
-T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 SECOND = 1_000
 MINUTE = 60_000
 HOUR = 3_600_000
 DAY = 86_400_000
 YEAR_OF_REVIEW = 365 * DAY  # broker.review_period_days
-BTC = "BTC-PERP"
 ETH = "ETH-PERP"
 INDEX = {BTC: "BTC-USD", ETH: "ETH-USD"}
 SOURCES = ("coinbase", "kraken", "bitstamp", "gemini")
@@ -74,40 +71,8 @@ def one(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
-class Run:
-    """Apply commands to one Venue at a settable time; keep the events; check invariants."""
-
-    def __init__(self, config_toml: str | None = None, ts: int = T0) -> None:
-        self.venue = Venue(load_config(config_toml))
-        self.ts = ts
-        self.events: list[dict[str, Any]] = []
-        self.commands: list[c.Command] = []
-        self.coids = 0
-
-    # ------------------------------------------------------------------ applying
-    def apply(self, command: c.Command, *, reject: str | None = None) -> list[dict[str, Any]]:
-        """Apply one command; unless ``reject`` names the expected reason, it must not be rejected."""
-        out = [event_to_dict(ev) for ev in self.venue.apply(command)]
-        self.commands.append(command)
-        self.events.extend(out)
-        self.venue.check_invariants()
-        rejected = [ev for ev in out if ev["type"] == "command_rejected"]
-        if reject is None:
-            assert not rejected, f"{command} was rejected: {rejected}"
-        else:
-            assert [ev["reason"] for ev in rejected] == [reject], out
-        return out
-
-    def at(self, ts: int) -> Run:
-        """Set the time of the commands that follow."""
-        assert ts >= self.ts
-        self.ts = ts
-        return self
-
-    def tick(self, ts: int) -> list[dict[str, Any]]:
-        """Advance venue time to ``ts`` and run what falls due (and the margin-call check)."""
-        self.at(ts)
-        return self.apply(c.Tick(ts=ts))
+class Run(VenueRun):
+    """A :class:`VenueRun` with the broker layer's cast: onboarding, disclosures, limits, margin calls."""
 
     # ------------------------------------------------------------------ cast
     def member(self, member: str = MEMBER, capital: str = "10000000", default_fund: str = "1000000") -> None:
@@ -147,9 +112,6 @@ class Run:
         if deposit is not None:
             self.deposit(account, deposit)
 
-    def deposit(self, account: str, amount: str) -> None:
-        self.apply(c.Deposit(ts=self.ts, account=account, amount=amount))
-
     def leverage(self, account: str, leverage: str, market: str = BTC, *, reject: str | None = None) -> dict[str, Any]:
         out = self.apply(c.SetLeverage(ts=self.ts, account=account, market=market, leverage=leverage), reject=reject)
         return out[0]
@@ -173,39 +135,6 @@ class Run:
         return self.apply(command, reject=reject)[0]
 
     # ------------------------------------------------------------------ trading and prices
-    def order(
-        self,
-        account: str,
-        side: str,
-        qty: int | str,
-        price: str | None = None,
-        *,
-        market: str = BTC,
-        reduce_only: bool = False,
-        post_only: bool = False,
-        tif: str = "gtc",
-        coid: str | None = None,
-        reject: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """A limit order at ``price``, or a market order without one."""
-        self.coids += 1
-        return self.apply(
-            c.PlaceOrder(
-                ts=self.ts,
-                account=account,
-                market=market,
-                client_order_id=coid or f"o{self.coids}",
-                side=side,  # type: ignore[arg-type]
-                qty=str(qty),
-                order_type="limit" if price is not None else "market",
-                price=price,
-                time_in_force=tif,  # type: ignore[arg-type]
-                post_only=post_only,
-                reduce_only=reduce_only,
-            ),
-            reject=reject,
-        )
-
     def index(self, price: str, market: str = BTC) -> list[dict[str, Any]]:
         """The four sources all quote ``price`` now."""
         quotes = [c.Quote(source=s, price=price, ts=self.ts) for s in SOURCES]
@@ -226,13 +155,7 @@ class Run:
         self.quote("mm", str(price - spread), str(price + spread), lots, market)
         self.index(str(price), market)
 
-    def cancel_all(self, account: str, market: str | None = None) -> None:
-        self.apply(c.CancelAll(ts=self.ts, account=account, market=market))
-
     # ------------------------------------------------------------------ reading
-    def state(self) -> dict[str, Any]:
-        return self.venue.state_document()
-
     def position(self, account: str, market: str = BTC) -> int:
         h = self.venue.accounts[account].holdings.get(market)
         return 0 if h is None else h.qty
@@ -240,11 +163,6 @@ class Run:
     def holding_leverage(self, account: str, market: str = BTC) -> int:
         """The leverage (hundredths) the holding is margined at."""
         return self.venue.accounts[account].holdings[market].leverage
-
-    def mark(self, market: str = BTC) -> int:
-        mark = self.venue.markets[market].mark
-        assert mark is not None
-        return mark
 
 
 def market_session(config_toml: str | None = None) -> Run:

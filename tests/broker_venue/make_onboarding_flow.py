@@ -13,8 +13,15 @@ The story is told, with the arithmetic, in onboarding_flow.md.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+try:
+    from broker.applicants import ALICE_RETAIL, CAROL_ECP
+except ModuleNotFoundError:  # run as a script: put tests/ on the path, as pytest does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from broker.applicants import ALICE_RETAIL, CAROL_ECP
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 SECOND = 1_000
@@ -22,36 +29,8 @@ YEAR = 365 * 86_400_000
 OUT = Path(__file__).resolve().parents[1] / "scenarios" / "onboarding_flow.commands.jsonl"
 SOURCES = ("coinbase", "kraken", "bitstamp", "gemini")
 
-ALICE = {
-    "name": "Alice Martin",
-    "date_of_birth": "1990-05-17",
-    "country": "US",
-    "address": "12 Elm Street, Springfield, IL 62701",
-    "occupation": "nurse",
-    "annual_income": "85000",
-    "net_worth": "150000",
-    "liquid_assets": "40000",
-    "invested_assets": "20000",
-    "experience_years": 2,
-    "products_traded": ["spot"],
-    "objectives": ["growth"],
-    "risk_tolerance": "medium",
-}
-CAROL = {
-    "name": "Carol Lindqvist",
-    "date_of_birth": "1978-11-02",
-    "country": "US",
-    "address": "400 Lake Shore Drive, Chicago, IL 60611",
-    "occupation": "commodities trader",
-    "annual_income": "320000",
-    "net_worth": "30000000",
-    "liquid_assets": "600000",
-    "invested_assets": "12000000",
-    "experience_years": 12,
-    "products_traded": ["spot", "futures", "options"],
-    "objectives": ["speculation", "growth"],
-    "risk_tolerance": "high",
-}
+ALICE = ALICE_RETAIL
+CAROL = CAROL_ECP
 SANCTIONED = {**ALICE, "name": "NESCIO, Nomen", "country": "KP"}
 TEEN = {**ALICE, "name": "Tom Young", "date_of_birth": "2008-01-02"}
 

@@ -14,14 +14,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from onshore.config.load import load_config
 from onshore.core import commands as c
-from onshore.core.events import event_to_dict
-from onshore.venue import Venue
+from venue_run import BTC, VenueRun
+from venue_run import T0 as T0  # re-exported for the tests
 
-T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC
 SOURCES = ("coinbase", "kraken", "bitstamp", "gemini")
-BTC = "BTC-PERP"
 ETH = "ETH-PERP"
 K = 1_000  # micro-dollars per tick-lot, both markets
 TICK = {BTC: "0.1", ETH: "0.01"}
@@ -83,36 +80,8 @@ def absorbed(events: list[dict[str, Any]], layer: str | None = None) -> list[tup
     return out
 
 
-class Run:
-    """Apply commands to one Venue; keep the events; check invariants after every command."""
-
-    def __init__(self, config_toml: str | None = None, ts: int = T0) -> None:
-        self.config = load_config(config_toml)
-        self.venue = Venue(self.config)
-        self.ts = ts
-        self.events: list[dict[str, Any]] = []
-        self.commands: list[c.Command] = []
-        self.n = 0
-
-    # ------------------------------------------------------------------ applying
-    def apply(self, command: c.Command, *, reject: str | None = None) -> list[dict[str, Any]]:
-        """Apply one command; unless ``reject`` names the expected reason it must be accepted."""
-        out = [event_to_dict(ev) for ev in self.venue.apply(command)]
-        self.commands.append(command)
-        self.events.extend(out)
-        self.venue.check_invariants()
-        reasons = [ev["reason"] for ev in out if ev["type"] == "command_rejected"]
-        if reject is None:
-            assert not reasons, f"{command} was rejected: {out}"
-        else:
-            assert reasons == [reject], out
-        return out
-
-    def at(self, ts: int) -> Run:
-        """Set the time of the commands that follow."""
-        assert ts >= self.ts
-        self.ts = ts
-        return self
+class Run(VenueRun):
+    """A :class:`VenueRun` with what liquidation scenarios set up and read: members, leverage, balances, layers."""
 
     # ------------------------------------------------------------------ cast
     def member(self, member: str, capital: str, default_fund: str) -> None:
@@ -122,9 +91,6 @@ class Run:
         self.apply(c.OpenAccount(ts=self.ts, account=account, member=member, segment=segment))
         if Fraction(deposit) > 0:
             self.deposit(account, deposit)
-
-    def deposit(self, account: str, amount: str) -> list[dict[str, Any]]:
-        return self.apply(c.Deposit(ts=self.ts, account=account, amount=amount))
 
     def leverage(self, account: str, leverage: str, market: str = BTC) -> None:
         self.apply(c.SetLeverage(ts=self.ts, account=account, market=market, leverage=leverage))
@@ -140,48 +106,7 @@ class Run:
         quotes = [c.Quote(source=s, price=price, ts=self.ts - (60_000 if s in stale else 0)) for s in SOURCES]
         return self.apply(c.IndexUpdate(ts=self.ts, index=INDEX[market], quotes=quotes), reject=reject)
 
-    def order(
-        self,
-        account: str,
-        side: str,
-        qty: int | str,
-        price: str | None = None,
-        *,
-        market: str = BTC,
-        tif: str = "gtc",
-        post_only: bool = False,
-        reduce_only: bool = False,
-        reject: str | None = None,
-    ) -> list[dict[str, Any]]:
-        self.n += 1
-        return self.apply(
-            c.PlaceOrder(
-                ts=self.ts,
-                account=account,
-                market=market,
-                client_order_id=f"o{self.n}",
-                side=side,  # type: ignore[arg-type]
-                qty=str(qty),
-                order_type="limit" if price is not None else "market",
-                price=price,
-                time_in_force=tif,  # type: ignore[arg-type]
-                post_only=post_only,
-                reduce_only=reduce_only,
-            ),
-            reject=reject,
-        )
-
-    def cancel_all(self, account: str, market: str | None = None) -> list[dict[str, Any]]:
-        return self.apply(c.CancelAll(ts=self.ts, account=account, market=market))
-
-    def tick(self, ts: int) -> list[dict[str, Any]]:
-        self.at(ts)
-        return self.apply(c.Tick(ts=ts))
-
     # ------------------------------------------------------------------ reading
-    def state(self) -> dict[str, Any]:
-        return self.venue.state_document()
-
     def cash(self, account: str) -> int:
         return self.venue.ledger.cash(account)
 
@@ -203,11 +128,6 @@ class Run:
 
     def attribution(self) -> dict[str, int]:
         return {layer: usd(v) for layer, v in self.state()["loss_attribution"].items()}
-
-    def mark(self, market: str = BTC) -> int:
-        mark = self.venue.markets[market].mark
-        assert mark is not None
-        return mark
 
     def maintenance(self, account: str) -> int:
         """Σ maintenance margin of the account's cross positions at their marks."""

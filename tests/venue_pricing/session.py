@@ -12,18 +12,14 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from onshore.config.load import load_config
 from onshore.core import commands as c
-from onshore.core import events as e
-from onshore.core.events import event_to_dict
-from onshore.venue import Venue
+from venue_run import BTC, VenueRun
+from venue_run import T0 as T0  # 2026-01-01 00:00:00 UTC: a funding hour and a settlement time
 
-T0 = 1_767_225_600_000  # 2026-01-01 00:00:00 UTC: a funding hour and a settlement time
 SECOND = 1_000
 MINUTE = 60_000
 HOUR = 3_600_000
 SOURCES = ("coinbase", "kraken", "bitstamp", "gemini")
-BTC = "BTC-PERP"
 K_BTC = 1_000  # micro-dollars per tick × lot of BTC-PERP: 0.1 USD × 0.01 BTC × 10⁶
 PPB = 1_000_000_000
 
@@ -55,46 +51,15 @@ hold_ms = 604800000
 """
 
 
-class Session:
-    """Apply commands to one Venue, keep the events, check invariants after every command."""
+class Session(VenueRun):
+    """A :class:`VenueRun` with the pricing cast: a member, a market maker's ladder, index quotes."""
 
     def __init__(self, config_toml: str | None = None, start_ts: int = T0) -> None:
         # These tests drive the index by hand, hours apart: unless a test configures the indices
         # itself, a computed index holds for a week (the default is 30 s, as a live feed needs).
         if config_toml is None or "[indices." not in config_toml:
             config_toml = (config_toml or "") + HOLD_A_WEEK
-        self.config = load_config(config_toml)
-        self.venue = Venue(self.config)
-        self.ts = start_ts
-        self.events: list[e.Event] = []
-        self.commands: list[c.Command] = []
-        self.coids = 0
-
-    # ------------------------------------------------------------------ applying
-    def apply(self, command: c.Command, *, reject: str | None = None) -> list[dict[str, Any]]:
-        """Apply one command; unless ``reject`` names the expected reason, it must be accepted."""
-        events = self.venue.apply(command)
-        self.commands.append(command)
-        self.events.extend(events)
-        self.venue.check_invariants()
-        out = [event_to_dict(ev) for ev in events]
-        rejected = [ev for ev in out if ev["type"] == "command_rejected"]
-        if reject is None:
-            assert not rejected, f"{command} was rejected: {rejected}"
-        else:
-            assert [ev["reason"] for ev in rejected] == [reject], out
-        return out
-
-    def at(self, ts: int) -> Session:
-        """Set the time of the commands that follow."""
-        assert ts >= self.ts
-        self.ts = ts
-        return self
-
-    def tick(self, ts: int) -> list[dict[str, Any]]:
-        """Advance venue time to ``ts``, running everything that falls due."""
-        self.at(ts)
-        return self.apply(c.Tick(ts=ts))
+        super().__init__(config_toml, start_ts)
 
     # ------------------------------------------------------------------ cast
     def member(self, member: str = "fcm-1", capital: str = "10000000") -> None:
@@ -116,35 +81,6 @@ class Session:
         ]
         return self.apply(c.IndexUpdate(ts=self.ts, index=index, quotes=quotes))
 
-    def order(
-        self,
-        account: str,
-        side: str,
-        qty: int | str,
-        price: str | None = None,
-        *,
-        market: str = BTC,
-        tif: str = "gtc",
-        post_only: bool = False,
-        reject: str | None = None,
-    ) -> list[dict[str, Any]]:
-        self.coids += 1
-        return self.apply(
-            c.PlaceOrder(
-                ts=self.ts,
-                account=account,
-                market=market,
-                client_order_id=f"o{self.coids}",
-                side=side,  # type: ignore[arg-type]
-                qty=str(qty),
-                order_type="limit" if price is not None else "market",
-                price=price,
-                time_in_force=tif,  # type: ignore[arg-type]
-                post_only=post_only,
-            ),
-            reject=reject,
-        )
-
     def quote_ladder(
         self, account: str, bid: str, ask: str, *, lots: int = 40, levels: int = 2, step: str = "10", market: str = BTC
     ) -> None:
@@ -153,20 +89,12 @@ class Session:
             self.order(account, "buy", lots, _dec(Fraction(bid) - i * Fraction(step)), market=market, post_only=True)
             self.order(account, "sell", lots, _dec(Fraction(ask) + i * Fraction(step)), market=market, post_only=True)
 
-    def cancel_all(self, account: str) -> None:
-        self.apply(c.CancelAll(ts=self.ts, account=account))
-
     # ------------------------------------------------------------------ reading
-    def state(self) -> dict[str, Any]:
-        return self.venue.state_document()
-
     def system(self, name: str) -> int:
         return usd(self.state()["system"][name])
 
     def mark_ticks(self, market: str = BTC) -> int:
-        mark = self.venue.markets[market].mark
-        assert mark is not None
-        return mark
+        return self.mark(market)
 
 
 def of_type(events: list[dict[str, Any]], *types: str) -> list[dict[str, Any]]:

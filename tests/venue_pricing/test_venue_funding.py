@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from onshore.core import commands as c
-from onshore.core.events import event_to_dict
 
 from .session import (
     BTC,
@@ -249,7 +248,7 @@ def test_work_that_fell_due_runs_at_the_next_tick_on_the_state_of_that_tick() ->
 def _timeless(events: list[Any]) -> list[dict[str, Any]]:
     out = []
     for ev in events:
-        d = event_to_dict(ev)
+        d = dict(ev)
         for key in ("seq", "ts", "cmd"):
             d.pop(key)
         out.append(d)
