@@ -31,7 +31,11 @@ run`` reading a stream never does; they are moved out of the collector's generat
 (``gc.freeze``) before any run, as in bench/venue.py, so that full collections do not walk
 them on the Venue's time.
 
-    python bench/journal.py [--n 1000000] [--batch 4096] [--snapshot-every 100000] [--writer process]
+    python bench/journal.py [--n 1000000] [--batch 4096] [--snapshot-every 100000] [--writer process] [--repeat 1]
+
+With ``--repeat N`` the reference book, the in-memory and the durable runs go round N times
+(each durable run into a journal of its own, its writer forked before the command list is
+built) and the figures are the medians of the rounds; recovery reads the last journal.
 
 Ends with one JSON line. A benchmark, not a test: it never fails because the machine is slow.
 """
@@ -46,10 +50,12 @@ import json
 import multiprocessing
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -166,6 +172,20 @@ def fresh(run: Callable[..., T], *args: Any, **kw: Any) -> T:
         return pool.submit(run, *args, **kw).result()
 
 
+@dataclass
+class Round:
+    """One round: the reference book before and after, the in-memory Venue, the durable Venue."""
+
+    base_eps: float
+    base_cpu: tuple[float, float]
+    mem_s: float
+    mem_cpu: float
+    dur_s: float
+    dur_cpu: float
+    writer_cpu: float
+    hashes: tuple[str, str]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -173,12 +193,14 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=4096, help="commands per durable transaction at most")
     ap.add_argument("--snapshot-every", type=int, default=100_000)
     ap.add_argument("--writer", choices=("process", "inline"), default="process")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of the three runs; the figures are their medians")
     ap.add_argument("--dir", type=Path, default=None, help="where to put the journal (default: a temporary directory)")
     args = ap.parse_args()
+    rounds: list[Round] = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        path = Path(tmp) / "journal.db"
         devnull = os.open(os.devnull, os.O_WRONLY)
-        genesis, early = new_journal(path, args.writer, devnull)
+        paths = [Path(tmp) / f"journal-{i + 1}.db" for i in range(max(1, args.repeat))]
+        opened = [new_journal(path, args.writer, devnull) for path in paths]  # every writer forked while small
         w = load(args.n, args.seed)
         setup = setup_commands()
         cmds = setup + stream_commands(w, len(setup) + 1)
@@ -186,42 +208,71 @@ def main() -> int:
         events = len(w["et"])
         gc.collect()
         gc.freeze()
-
-        base_before = baseline_cpu(w)
-        mem_s, mem_hash, mem_cpu = run_memory(cmds)
-        dur_s, dur_hash, dur_cpu, writer_cpu = run_durable(
-            cmds, path, args.batch, args.snapshot_every, args.writer, genesis, early, devnull
-        )
-        base_after = baseline_cpu(w)
+        for i, (path, (genesis, early)) in enumerate(zip(paths, opened, strict=True)):
+            base_before = baseline_cpu(w)
+            mem_s, mem_hash, mem_cpu = run_memory(cmds)
+            dur_s, dur_hash, dur_cpu, writer_cpu = run_durable(
+                cmds, path, args.batch, args.snapshot_every, args.writer, genesis, early, devnull
+            )
+            base_after = baseline_cpu(w)
+            rounds.append(
+                Round(
+                    2 * events / (base_before + base_after),
+                    (base_before, base_after),
+                    mem_s,
+                    mem_cpu,
+                    dur_s,
+                    dur_cpu,
+                    writer_cpu,
+                    (mem_hash, dur_hash),
+                )
+            )
+            if i < len(paths) - 1:  # recovery reads the last journal only
+                for file in Path(tmp).glob(path.name + "*"):
+                    file.unlink()
         os.close(devnull)
         gc.unfreeze()
         del cmds, w
+        path = paths[-1]
         size_mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
         snap_s, snap_hash, snap_seq, snap_cpu = fresh(run_recovery, path, use_snapshots=True, parallel=True)
         seq_s, seq_hash, _, seq_cpu = fresh(run_recovery, path, use_snapshots=True, parallel=False)
         full_s, full_hash, _, full_cpu = fresh(run_recovery, path, use_snapshots=False, parallel=True)
         full1_s, full1_hash, _, full1_cpu = fresh(run_recovery, path, use_snapshots=False, parallel=False)
 
-    base_eps = 2 * events / (base_before + base_after)
+    median = statistics.median
+    mem_s, dur_s = median(r.mem_s for r in rounds), median(r.dur_s for r in rounds)
+    base_eps = median(r.base_eps for r in rounds)
+    to_memory = median(r.mem_s / r.dur_s for r in rounds)
+    to_baseline = median(n / r.dur_s / r.base_eps for r in rounds)
     results: dict[str, Any] = {
         "durable_commands_per_s": round(n / dur_s),
         "memory_commands_per_s": round(n / mem_s),
         "recovery_s_with_snapshot": round(snap_s, 3),
         "recovery_s_full_replay": round(full_s, 3),
         "baseline_events_per_s": round(base_eps),
-        "durable_to_memory": round(mem_s / dur_s, 3),
-        "durable_to_baseline": round(n / dur_s / base_eps, 4),
+        "durable_to_memory": round(to_memory, 3),
+        "durable_to_baseline": round(to_baseline, 4),
     }
-    print(f"{'run':<44}{'per s':>12}{'seconds':>10}{'CPU s':>16}")
-    print(f"{'in-memory Venue (baseline)':<44}{n / mem_s:>12,.0f}{mem_s:>10.3f}{mem_cpu:>16.3f}")
+    if len(rounds) > 1:
+        results["rounds"] = len(rounds)
     name = f"durable, {args.writer} writer, batch {args.batch}"
-    cpu = f"{dur_cpu:.3f} + {writer_cpu:.3f}"
-    print(f"{name:<44}{n / dur_s:>12,.0f}{dur_s:>10.3f}{cpu:>16}")
-    base_cpu = f"{base_before:.3f}, {base_after:.3f}"
-    print(f"{'reference book (events; CPU before, after)':<44}{base_eps:>12,.0f}{'':>10}{base_cpu:>16}")
-    print(f"{'durable / in-memory':<44}{mem_s / dur_s:>12.3f}   target {TARGET_DURABLE / 250_000:.2f}")
+    print(f"{'run':<44}{'per s':>12}{'seconds':>10}{'CPU s':>16}")
+    for i, r in enumerate(rounds, start=1):
+        if len(rounds) > 1:
+            print(f"round {i}")
+        print(f"{'in-memory Venue (baseline)':<44}{n / r.mem_s:>12,.0f}{r.mem_s:>10.3f}{r.mem_cpu:>16.3f}")
+        print(f"{name:<44}{n / r.dur_s:>12,.0f}{r.dur_s:>10.3f}{f'{r.dur_cpu:.3f} + {r.writer_cpu:.3f}':>16}")
+        base_cpu = f"{r.base_cpu[0]:.3f}, {r.base_cpu[1]:.3f}"
+        print(f"{'reference book (events; CPU before, after)':<44}{r.base_eps:>12,.0f}{'':>10}{base_cpu:>16}")
+    if len(rounds) > 1:
+        print(f"medians of {len(rounds)} rounds")
+        print(f"{'in-memory Venue':<44}{n / mem_s:>12,.0f}{mem_s:>10.3f}")
+        print(f"{name:<44}{n / dur_s:>12,.0f}{dur_s:>10.3f}")
+        print(f"{'reference book (events)':<44}{base_eps:>12,.0f}")
+    print(f"{'durable / in-memory':<44}{to_memory:>12.3f}   target {TARGET_DURABLE / 250_000:.2f}")
     print(
-        f"{'durable / reference book':<44}{n / dur_s / base_eps:>12.4f}   target {TARGET_DURABLE / TARGET_BASELINE:.4f}"
+        f"{'durable / reference book':<44}{to_baseline:>12.4f}   target {TARGET_DURABLE / TARGET_BASELINE:.4f}"
         f" (150,000 here would need a reference book at {TARGET_BASELINE:,.0f})"
     )
     how = f"snapshot at {snap_seq:,} + tail" if snap_seq is not None else "no usable snapshot: full replay"
@@ -234,13 +285,13 @@ def main() -> int:
         f"peak RSS {peak_rss_mb()} MB"
     )
     hashes = {
-        "memory": mem_hash,
-        "durable": dur_hash,
         "snapshot": snap_hash,
         "one process": seq_hash,
         "full": full_hash,
         "full, one process": full1_hash,
     }
+    for i, r in enumerate(rounds, start=1):
+        hashes[f"round {i}, in memory"], hashes[f"round {i}, durable"] = r.hashes
     if len(set(hashes.values())) != 1:
         print(json.dumps(results))
         sys.exit(f"state hashes differ: {hashes}")
